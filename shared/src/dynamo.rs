@@ -1,0 +1,130 @@
+//! The DynamoDB client, built once per process with bounded timeouts and retries, and the mapping of
+//! its errors to [`StoreError`].
+
+use crate::config::Config;
+use crate::error::StoreError;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub use aws_sdk_dynamodb::Client;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Time allowed to open a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// Time allowed for one attempt of a call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(2_000);
+/// Time allowed for a call, retries included; well inside the functions' timeout (10 s).
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(4_000);
+/// Attempts per call, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Builds the client: region and credentials from the environment (as in Lambda), bounded timeouts
+/// and retries. With `DYNAMODB_ENDPOINT` set (DynamoDB Local), region and credentials default to
+/// placeholders when the environment has none.
+pub async fn client(config: &Config) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(MAX_ATTEMPTS)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(500)),
+        );
+    if let Some(endpoint) = &config.dynamodb_endpoint {
+        loader = loader.endpoint_url(endpoint);
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            loader = loader.region(Region::new("us-east-1"));
+        }
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "dynamodb-local",
+            ));
+        }
+    }
+    Client::new(&loader.load().await)
+}
+
+/// Error codes that mean "try again later": a `503`.
+const UNAVAILABLE_CODES: [&str; 7] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "LimitExceededException",
+    "TransactionInProgressException",
+];
+
+/// Maps an SDK error of the call `op` to a [`StoreError`]: network faults, timeouts and throttling
+/// are `Unavailable`; an item over the size limit is `TooLarge`; the rest is `Internal`.
+pub fn store_error<E, R>(op: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    tracing::warn!(op, error = %detail, "dynamodb call failed");
+    match &err {
+        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{op} timed out")),
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{op} could not reach DynamoDB"))
+        }
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let message = service.err().message().unwrap_or_default();
+            if UNAVAILABLE_CODES.contains(&code) {
+                StoreError::Unavailable(format!("{op}: {code}"))
+            } else if code == "ValidationException" && message.contains("size has exceeded") {
+                StoreError::TooLarge(format!(
+                    "the item is over DynamoDB's 400 KB item limit ({message})"
+                ))
+            } else {
+                StoreError::Internal(format!("{op}: {code}: {message}"))
+            }
+        }
+        _ => StoreError::Internal(format!("{op}: {detail}")),
+    }
+}
+
+/// Converts an item read from a table into `T`; a mismatch means a corrupt item: `Internal`.
+pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::Internal(format!("stored item does not read back: {e}")))
+}
+
+/// Converts `value` into an item.
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
+    serde_dynamo::to_item(value)
+        .map_err(|e| StoreError::Internal(format!("item does not convert: {e}")))
+}
+
+/// A string attribute.
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute.
+pub fn n(value: impl Into<crate::Num>) -> AttributeValue {
+    AttributeValue::N(value.into().to_dynamo())
+}

@@ -1,0 +1,64 @@
+//! The Lambda transport: API Gateway HTTP API events in, responses out, through [`Service`].
+
+use crate::config::Config;
+use crate::log::Stdout;
+use crate::routes::Routes;
+use crate::service::{Request, Response, Service};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Serves `routes` as a Lambda function until the runtime stops it.
+pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+    let service = Arc::new(Service::new(config.auth, routes, Arc::new(Stdout)));
+    lambda_http::run(lambda_http::service_fn(move |event: lambda_http::Request| {
+        let service = Arc::clone(&service);
+        async move { Ok::<_, Infallible>(into_lambda(service.handle(from_lambda(event)).await)) }
+    }))
+    .await
+}
+
+/// Turns an API Gateway event into a [`Request`].
+pub fn from_lambda(event: lambda_http::Request) -> Request {
+    let (request_id, source_ip) = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => {
+            (ctx.request_id.clone(), ctx.http.source_ip.clone())
+        }
+        #[allow(unreachable_patterns)]
+        _ => (None, None),
+    };
+    let request_id = request_id
+        .or_else(|| event.lambda_context_ref().map(|ctx| ctx.request_id.clone()))
+        .unwrap_or_default();
+    let req = Request {
+        method: event.method().as_str().to_owned(),
+        path: event.uri().path().to_owned(),
+        source_ip,
+        request_id,
+        ..Request::default()
+    }
+    .with_headers(event.headers());
+    let body = match event.into_body() {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    };
+    Request { body, ..req }
+}
+
+/// Turns a [`Response`] into the Lambda response.
+pub fn into_lambda(response: Response) -> lambda_http::Response<Body> {
+    let mut builder = lambda_http::Response::builder()
+        .status(response.status)
+        .header("content-type", "application/json");
+    if let Some(allow) = response.allow {
+        builder = builder.header("allow", allow);
+    }
+    let body = String::from_utf8(response.body)
+        .map(Body::Text)
+        .unwrap_or_else(|e| Body::Binary(e.into_bytes()));
+    builder.body(body).expect("status and headers are valid")
+}
