@@ -82,3 +82,10 @@ impl Routes {
         self.table.keys().copied()
     }
 }
+
+/// The `{ "result": ... }` reply several routes give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct WithResult<T> {
+    /// The value.
+    pub result: T,
+}
