@@ -31,6 +31,21 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// and retries. With `DYNAMODB_ENDPOINT` set (DynamoDB Local), region and credentials default to
 /// placeholders when the environment has none.
 pub async fn client(config: &Config) -> Client {
+    Client::new(&sdk_config(config).await)
+}
+
+/// A client that records the name of every DynamoDB call it makes (for round-trip budgets in
+/// tests and benchmarks).
+pub async fn counted_client(config: &Config) -> (Client, CallCounter) {
+    let counter = CallCounter::default();
+    let dynamo_config = aws_sdk_dynamodb::config::Builder::from(&sdk_config(config).await)
+        .interceptor(counter.clone())
+        .build();
+    (Client::from_conf(dynamo_config), counter)
+}
+
+/// The SDK configuration [`client`] uses.
+pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
@@ -62,7 +77,40 @@ pub async fn client(config: &Config) -> Client {
             ));
         }
     }
-    Client::new(&loader.load().await)
+    loader.load().await
+}
+
+/// Records the operation name of every call made through a client built by [`counted_client`].
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl CallCounter {
+    /// The calls made so far, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let name = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("unknown", |m| m.name())
+            .to_owned();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(name);
+        Ok(())
+    }
 }
 
 /// Error codes that mean "try again later": a `503`.

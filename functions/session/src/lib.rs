@@ -79,7 +79,11 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes the session if it exists.
     fn delete(&self, id: &Key) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes up to `limit` sessions with `expiresAt < now`, oldest expiry first; returns how many.
-    fn prune(&self, now: Num, limit: usize) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    fn prune(
+        &self,
+        now: Num,
+        limit: usize,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
 /// The route table, over any store.
@@ -92,22 +96,35 @@ pub fn routes<S: SessionStore>(store: S) -> Routes {
         .post("/session/prune", &store, prune)
 }
 
-async fn save<S: SessionStore>(store: Arc<S>, args: SaveArgs) -> Result<WithResult<bool>, ApiError> {
+async fn save<S: SessionStore>(
+    store: Arc<S>,
+    args: SaveArgs,
+) -> Result<WithResult<bool>, ApiError> {
     store.save(args.record).await?;
     Ok(WithResult { result: true })
 }
 
 async fn get<S: SessionStore>(store: Arc<S>, args: IdArgs) -> Result<GetReply, ApiError> {
-    Ok(GetReply { session: store.get(&args.session_id).await? })
+    Ok(GetReply {
+        session: store.get(&args.session_id).await?,
+    })
 }
 
-async fn delete<S: SessionStore>(store: Arc<S>, args: IdArgs) -> Result<WithResult<bool>, ApiError> {
+async fn delete<S: SessionStore>(
+    store: Arc<S>,
+    args: IdArgs,
+) -> Result<WithResult<bool>, ApiError> {
     store.delete(&args.session_id).await?;
     Ok(WithResult { result: true })
 }
 
-async fn prune<S: SessionStore>(store: Arc<S>, args: PruneArgs) -> Result<WithResult<usize>, ApiError> {
-    Ok(WithResult { result: store.prune(args.now, PRUNE_LIMIT).await? })
+async fn prune<S: SessionStore>(
+    store: Arc<S>,
+    args: PruneArgs,
+) -> Result<WithResult<usize>, ApiError> {
+    Ok(WithResult {
+        result: store.prune(args.now, PRUNE_LIMIT).await?,
+    })
 }
 
 /// Attribute and index names of the sessions table (key: `id`).
@@ -134,7 +151,9 @@ pub mod attr {
 
 /// The expiry-index shard of a session id: FNV-1a of its bytes, modulo [`attr::PRUNE_SHARDS`].
 pub fn prune_shard(id: &str) -> u32 {
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     hash % attr::PRUNE_SHARDS
 }
 
@@ -148,10 +167,17 @@ pub struct DynamoSessionStore {
 impl DynamoSessionStore {
     /// A store on `table`.
     pub fn new(client: shared::dynamo::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
-    async fn expired_in_shard(&self, shard: u32, now: Num) -> Result<Vec<(Num, String)>, StoreError> {
+    async fn expired_in_shard(
+        &self,
+        shard: u32,
+        now: Num,
+    ) -> Result<Vec<(Num, String)>, StoreError> {
         use shared::dynamo::n;
         let output = self
             .client
@@ -173,10 +199,15 @@ impl DynamoSessionStore {
             .into_iter()
             .map(|item| {
                 let id = item.get(attr::ID).and_then(|v| v.as_s().ok()).cloned();
-                let expires = item.get(attr::EXPIRES_AT).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+                let expires = item
+                    .get(attr::EXPIRES_AT)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok());
                 match (id, expires) {
                     (Some(id), Some(expires)) => Ok((Num(expires), id)),
-                    _ => Err(StoreError::Internal("expiry index item without id or expiresAt".into())),
+                    _ => Err(StoreError::Internal(
+                        "expiry index item without id or expiresAt".into(),
+                    )),
                 }
             })
             .collect()
@@ -196,7 +227,13 @@ impl DynamoSessionStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(shared::dynamo::store_error("session.prune.delete", err)),
         }
     }
@@ -205,9 +242,14 @@ impl DynamoSessionStore {
 impl SessionStore for DynamoSessionStore {
     async fn save(&self, session: Session) -> Result<(), StoreError> {
         use shared::dynamo::n;
-        let ttl = (session.expires_at.get() / 1000.0 + TTL_GRACE_SECONDS).floor().max(0.0);
+        let ttl = (session.expires_at.get() / 1000.0 + TTL_GRACE_SECONDS)
+            .floor()
+            .max(0.0);
         let mut item = shared::dynamo::to_item(&session)?;
-        item.insert(attr::PRUNE_SHARD.into(), n(f64::from(prune_shard(session.id.as_str()))));
+        item.insert(
+            attr::PRUNE_SHARD.into(),
+            n(f64::from(prune_shard(session.id.as_str()))),
+        );
         item.insert(attr::TTL.into(), n(ttl));
         self.client
             .put_item()
@@ -255,7 +297,9 @@ impl SessionStore for DynamoSessionStore {
         futures::stream::iter(expired)
             .map(|(_, id)| self.delete_if_expired(id, now))
             .buffer_unordered(DELETE_CONCURRENCY)
-            .try_fold(0, |deleted, was_deleted| async move { Ok(deleted + usize::from(was_deleted)) })
+            .try_fold(0, |deleted, was_deleted| async move {
+                Ok(deleted + usize::from(was_deleted))
+            })
             .await
     }
 }
@@ -279,29 +323,41 @@ impl EmbeddedSessionStore {
 
 impl SessionStore for EmbeddedSessionStore {
     async fn save(&self, session: Session) -> Result<(), StoreError> {
-        self.db.write(move |txn| embedded::put(txn, SESSIONS, session.id.as_str(), &session)).await
+        self.db
+            .write(move |txn| embedded::put(txn, SESSIONS, session.id.as_str(), &session))
+            .await
     }
 
     async fn get(&self, id: &Key) -> Result<Option<Session>, StoreError> {
         let id = id.clone();
-        self.db.read(move |txn| embedded::get(txn, SESSIONS, id.as_str())).await
+        self.db
+            .read(move |txn| embedded::get(txn, SESSIONS, id.as_str()))
+            .await
     }
 
     async fn delete(&self, id: &Key) -> Result<(), StoreError> {
         let id = id.clone();
-        self.db.write(move |txn| embedded::delete(txn, SESSIONS, id.as_str()).map(drop)).await
+        self.db
+            .write(move |txn| embedded::delete(txn, SESSIONS, id.as_str()).map(drop))
+            .await
     }
 
     /// Scans every session: the embedded store serves one developer's data, not production's.
     async fn prune(&self, now: Num, limit: usize) -> Result<usize, StoreError> {
         self.db
             .write(move |txn| {
-                let mut expired: Vec<Session> = embedded::scan_prefix::<Session>(txn, SESSIONS, "")?
-                    .into_iter()
-                    .map(|(_, session)| session)
-                    .filter(|s| s.expires_at.get() < now.get())
-                    .collect();
-                expired.sort_by(|a, b| a.expires_at.get().total_cmp(&b.expires_at.get()).then_with(|| a.id.cmp(&b.id)));
+                let mut expired: Vec<Session> =
+                    embedded::scan_prefix::<Session>(txn, SESSIONS, "")?
+                        .into_iter()
+                        .map(|(_, session)| session)
+                        .filter(|s| s.expires_at.get() < now.get())
+                        .collect();
+                expired.sort_by(|a, b| {
+                    a.expires_at
+                        .get()
+                        .total_cmp(&b.expires_at.get())
+                        .then_with(|| a.id.cmp(&b.id))
+                });
                 expired.truncate(limit);
                 for session in &expired {
                     embedded::delete(txn, SESSIONS, session.id.as_str())?;

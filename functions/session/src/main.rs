@@ -6,5 +6,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = shared::Config::from_env();
     let client = shared::dynamo::client(&config).await;
     let table = shared::config::table_name(session::attr::TABLE_ENV, "sessions");
-    shared::lambda::run(config, session::routes(session::DynamoSessionStore::new(client, table))).await
+    shared::lambda::run(
+        config,
+        session::routes(session::DynamoSessionStore::new(client, table)),
+    )
+    .await
 }

@@ -103,7 +103,11 @@ pub struct EnsureReply {
 pub trait UsersStore: Send + Sync + 'static {
     /// Upserts by clerk id: given fields overwrite, `lastLoginAt` = `updatedAt` = `now`, `createdAt`
     /// is set on the first call only. Returns the stored user.
-    fn ensure(&self, profile: Profile, now: Num) -> impl Future<Output = Result<User, StoreError>> + Send;
+    fn ensure(
+        &self,
+        profile: Profile,
+        now: Num,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
     /// The user, if any.
     fn get(&self, clerk_id: &Key) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
@@ -112,7 +116,9 @@ pub trait UsersStore: Send + Sync + 'static {
 /// The route table, over any store.
 pub fn routes<S: UsersStore>(store: S, clock: SharedClock) -> Routes {
     let state = Arc::new(State { store, clock });
-    Routes::new().post("/users/ensure", &state, ensure).post("/users/get", &state, get)
+    Routes::new()
+        .post("/users/ensure", &state, ensure)
+        .post("/users/get", &state, get)
 }
 
 struct State<S> {
@@ -120,9 +126,14 @@ struct State<S> {
     clock: SharedClock,
 }
 
-async fn ensure<S: UsersStore>(state: Arc<State<S>>, profile: Profile) -> Result<EnsureReply, ApiError> {
+async fn ensure<S: UsersStore>(
+    state: Arc<State<S>>,
+    profile: Profile,
+) -> Result<EnsureReply, ApiError> {
     let now = Num(state.clock.now_ms());
-    Ok(EnsureReply { user: state.store.ensure(profile, now).await? })
+    Ok(EnsureReply {
+        user: state.store.ensure(profile, now).await?,
+    })
 }
 
 async fn get<S: UsersStore>(state: Arc<State<S>>, args: GetArgs) -> Result<Option<User>, ApiError> {
@@ -163,7 +174,10 @@ pub struct DynamoUsersStore {
 impl DynamoUsersStore {
     /// A store on `table`.
     pub fn new(client: shared::dynamo::Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -236,16 +250,17 @@ impl UsersStore for EmbeddedUsersStore {
         self.db
             .write(move |txn| {
                 let key = profile.clerk_id.clone();
-                let mut user = embedded::get_for_update(txn, USERS, key.as_str())?.unwrap_or(User {
-                    clerk_id: profile.clerk_id,
-                    email: None,
-                    first_name: None,
-                    last_name: None,
-                    image_url: None,
-                    last_login_at: None,
-                    created_at: now,
-                    updated_at: now,
-                });
+                let mut user =
+                    embedded::get_for_update(txn, USERS, key.as_str())?.unwrap_or(User {
+                        clerk_id: profile.clerk_id,
+                        email: None,
+                        first_name: None,
+                        last_name: None,
+                        image_url: None,
+                        last_login_at: None,
+                        created_at: now,
+                        updated_at: now,
+                    });
                 for (given, stored) in [
                     (profile.email, &mut user.email),
                     (profile.first_name, &mut user.first_name),
@@ -266,6 +281,8 @@ impl UsersStore for EmbeddedUsersStore {
 
     async fn get(&self, clerk_id: &Key) -> Result<Option<User>, StoreError> {
         let key = clerk_id.clone();
-        self.db.read(move |txn| embedded::get(txn, USERS, key.as_str())).await
+        self.db
+            .read(move |txn| embedded::get(txn, USERS, key.as_str()))
+            .await
     }
 }

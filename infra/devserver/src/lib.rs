@@ -35,11 +35,19 @@ fn table(prefix: &str, env: &str, default: &str) -> String {
 pub fn routes(store: &Store, clock: SharedClock) -> Result<Routes, StoreError> {
     Ok(match store {
         Store::Embedded(db) => Routes::new()
-            .merge(users::routes(users::EmbeddedUsersStore::new(db.clone())?, clock.clone()))
-            .merge(session::routes(session::EmbeddedSessionStore::new(db.clone())?)),
+            .merge(users::routes(
+                users::EmbeddedUsersStore::new(db.clone())?,
+                clock.clone(),
+            ))
+            .merge(session::routes(session::EmbeddedSessionStore::new(
+                db.clone(),
+            )?)),
         Store::Dynamo { client, prefix } => Routes::new()
             .merge(users::routes(
-                users::DynamoUsersStore::new(client.clone(), table(prefix, users::attr::TABLE_ENV, "users")),
+                users::DynamoUsersStore::new(
+                    client.clone(),
+                    table(prefix, users::attr::TABLE_ENV, "users"),
+                ),
                 clock.clone(),
             ))
             .merge(session::routes(session::DynamoSessionStore::new(
@@ -51,9 +59,14 @@ pub fn routes(store: &Store, clock: SharedClock) -> Result<Routes, StoreError> {
 
 /// Creates every table of `template.yaml` on `client` as `prefix` + its name (see [`routes`]),
 /// skipping those that exist.
-pub async fn create_tables(client: &shared::dynamo::Client, prefix: &str) -> Result<(), aws_sdk_dynamodb::Error> {
+pub async fn create_tables(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+) -> Result<(), aws_sdk_dynamodb::Error> {
     for (resource, env, default) in TABLES {
-        tables::table(resource).create(client, &table(prefix, env, default)).await?;
+        tables::table(resource)
+            .create(client, &table(prefix, env, default))
+            .await?;
     }
     Ok(())
 }
@@ -61,13 +74,24 @@ pub async fn create_tables(client: &shared::dynamo::Client, prefix: &str) -> Res
 /// Each table: its logical id in the template, its environment variable, its local name.
 pub const TABLES: [(&str, &str, &str); 2] = [
     (users::attr::TABLE_RESOURCE, users::attr::TABLE_ENV, "users"),
-    (session::attr::TABLE_RESOURCE, session::attr::TABLE_ENV, "sessions"),
+    (
+        session::attr::TABLE_RESOURCE,
+        session::attr::TABLE_ENV,
+        "sessions",
+    ),
 ];
 
 /// Serves `service` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, service: Arc<Service>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+) -> std::io::Result<()> {
     let app = axum::Router::new().fallback(handle).with_state(service);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// Bodies up to this size are read and handed to the service, which answers `413` past
@@ -81,7 +105,11 @@ async fn handle(
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, READ_LIMIT).await else {
-        return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "request body too large",
+        )
+            .into_response();
     };
     let request = Request {
         method: parts.method.as_str().to_owned(),
@@ -99,5 +127,7 @@ async fn handle(
     if let Some(allow) = response.allow {
         builder = builder.header("allow", allow);
     }
-    builder.body(axum::body::Body::from(response.body)).expect("status and headers are valid")
+    builder
+        .body(axum::body::Body::from(response.body))
+        .expect("status and headers are valid")
 }

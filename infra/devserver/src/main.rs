@@ -23,7 +23,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "CONVEX_ADMIN_KEY" => Some(key.clone()),
             other => std::env::var(other).ok(),
         });
-        eprintln!("devserver: no admin key configured; using the one in {}:", data_dir.join("admin-key").display());
+        eprintln!(
+            "devserver: no admin key configured; using the one in {}:",
+            data_dir.join("admin-key").display()
+        );
         eprintln!("devserver:   Authorization: Bearer {key}");
     }
 
@@ -31,12 +34,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(endpoint) => {
             let client = shared::dynamo::client(&config).await;
             devserver::create_tables(&client, "").await?;
-            (devserver::Store::Dynamo { client, prefix: String::new() }, format!("DynamoDB at {endpoint}"))
+            (
+                devserver::Store::Dynamo {
+                    client,
+                    prefix: String::new(),
+                },
+                format!("DynamoDB at {endpoint}"),
+            )
         }
         None => {
             let file = data_dir.join("embedded.redb");
             let db = shared::embedded::EmbeddedDb::open(&file)?;
-            (devserver::Store::Embedded(db), format!("embedded store in {}", file.display()))
+            (
+                devserver::Store::Embedded(db),
+                format!("embedded store in {}", file.display()),
+            )
         }
     };
     let routes = devserver::routes(&store, Arc::new(SystemClock))?;
@@ -45,7 +57,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = var("HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port = var("PORT").unwrap_or_else(|| "3000".into());
     let listener = tokio::net::TcpListener::bind(format!("{host}:{port}")).await?;
-    eprintln!("devserver: listening on http://{} ({described})", listener.local_addr()?);
+    eprintln!(
+        "devserver: listening on http://{} ({described})",
+        listener.local_addr()?
+    );
     devserver::serve(listener, service).await?;
     Ok(())
 }

@@ -1,11 +1,11 @@
 //! The DynamoDB tables as `template.yaml` defines them, so that local tables (DynamoDB Local, tests)
 //! have exactly the keys and indexes that production has.
 
+use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
-use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
 use serde_norway::Value;
@@ -86,7 +86,10 @@ pub struct TtlSpec {
 /// Every table of the template.
 pub fn tables() -> Vec<TableSpec> {
     let template: Value = serde_norway::from_str(TEMPLATE).expect("template.yaml is YAML");
-    let resources = template.get("Resources").and_then(Value::as_mapping).expect("template has Resources");
+    let resources = template
+        .get("Resources")
+        .and_then(Value::as_mapping)
+        .expect("template has Resources");
     resources
         .iter()
         .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::DynamoDB::Table"))
@@ -114,11 +117,18 @@ pub fn table(logical_id: &str) -> TableSpec {
 
 /// Keeps only the properties [`TableSpec`] reads (the rest may hold intrinsic functions).
 fn strip_unknown(props: Value) -> Value {
-    let keep = ["AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "TimeToLiveSpecification"];
+    let keep = [
+        "AttributeDefinitions",
+        "KeySchema",
+        "GlobalSecondaryIndexes",
+        "TimeToLiveSpecification",
+    ];
     match props {
-        Value::Mapping(map) => {
-            Value::Mapping(map.into_iter().filter(|(k, _)| k.as_str().is_some_and(|k| keep.contains(&k))).collect())
-        }
+        Value::Mapping(map) => Value::Mapping(
+            map.into_iter()
+                .filter(|(k, _)| k.as_str().is_some_and(|k| keep.contains(&k)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -138,9 +148,17 @@ fn key_schema(keys: &[KeySpec]) -> Vec<KeySchemaElement> {
 impl TableSpec {
     /// Creates this table as `name` (on-demand billing), unless it exists; waits until it is active.
     pub async fn create(&self, client: &Client, name: &str) -> Result<(), aws_sdk_dynamodb::Error> {
-        let exists = client.describe_table().table_name(name).send().await.is_ok();
+        let exists = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .is_ok();
         if !exists {
-            let mut request = client.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
+            let mut request = client
+                .create_table()
+                .table_name(name)
+                .billing_mode(BillingMode::PayPerRequest);
             for a in &self.attribute_definitions {
                 request = request.attribute_definitions(
                     AttributeDefinition::builder()
@@ -152,8 +170,9 @@ impl TableSpec {
             }
             request = request.set_key_schema(Some(key_schema(&self.key_schema)));
             for index in &self.global_secondary_indexes {
-                let mut projection =
-                    Projection::builder().projection_type(ProjectionType::from(index.projection.projection_type.as_str()));
+                let mut projection = Projection::builder().projection_type(ProjectionType::from(
+                    index.projection.projection_type.as_str(),
+                ));
                 for attr in &index.projection.non_key_attributes {
                     projection = projection.non_key_attributes(attr);
                 }
@@ -168,7 +187,12 @@ impl TableSpec {
             }
             request.send().await?;
         }
-        client.wait_until_table_exists().table_name(name).wait(std::time::Duration::from_secs(30)).await.ok();
+        client
+            .wait_until_table_exists()
+            .table_name(name)
+            .wait(std::time::Duration::from_secs(30))
+            .await
+            .ok();
         Ok(())
     }
 }

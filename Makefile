@@ -1,0 +1,16 @@
+# The commands of the README. Everything a target needs is installed by the scripts it calls.
+.PHONY: dev test lint
+
+## Runs every route group on http://127.0.0.1:3000 (embedded store in .data/).
+dev:
+	cargo run -p devserver
+
+## Runs every test, with DynamoDB Local (installed once into ~/.cache/convex-lambda).
+test:
+	infra/scripts/test.sh
+
+## Formatting and lints, as CI checks them.
+lint:
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --all-features -- -D warnings
