@@ -35,3 +35,21 @@ pub fn table_name(env: &str, default: &str) -> String {
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| default.to_owned())
 }
+
+/// A DynamoDB table a route group uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableRef {
+    /// Its logical id in `template.yaml` (e.g. `UsersTable`).
+    pub resource: &'static str,
+    /// The environment variable holding its name in Lambda (e.g. `USERS_TABLE`).
+    pub env: &'static str,
+    /// Its name when the variable is not set (local runs, e.g. `users`).
+    pub default: &'static str,
+}
+
+impl TableRef {
+    /// The table's name: `prefix` + (`$env` or the default).
+    pub fn name(&self, prefix: &str) -> String {
+        format!("{prefix}{}", table_name(self.env, self.default))
+    }
+}

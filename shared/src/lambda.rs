@@ -9,6 +9,19 @@ use lambda_http::{Body, RequestExt};
 use std::convert::Infallible;
 use std::sync::Arc;
 
+/// The whole `main` of a group's Lambda function: tracing, configuration and the DynamoDB client
+/// once at start, then [`run`] on the group's DynamoDB routes (`GROUP.dynamo`: only the DynamoDB
+/// store is linked into the function).
+pub async fn serve(
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+) -> Result<(), lambda_http::Error> {
+    crate::log::init_tracing();
+    let config = Config::from_env();
+    let client = crate::dynamo::client(&config).await;
+    let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
+    run(config, routes).await
+}
+
 /// Serves `routes` as a Lambda function until the runtime stops it.
 pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
     let service = Arc::new(Service::new(config.auth, routes, Arc::new(Stdout)));

@@ -86,6 +86,19 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
+/// The group, for its Lambda bootstrap and the dev server.
+pub const GROUP: shared::Group = shared::Group {
+    name: "session",
+    tables: &[attr::TABLE],
+    embedded: |db, _clock| Ok(routes(EmbeddedSessionStore::new(db.clone())?)),
+    dynamo: |client, prefix, _clock| {
+        routes(DynamoSessionStore::new(
+            client.clone(),
+            attr::TABLE.name(prefix),
+        ))
+    },
+};
+
 /// The route table, over any store.
 pub fn routes<S: SessionStore>(store: S) -> Routes {
     let store = Arc::new(store);
@@ -129,10 +142,12 @@ async fn prune<S: SessionStore>(
 
 /// Attribute and index names of the sessions table (key: `id`).
 pub mod attr {
-    /// Environment variable holding the table name.
-    pub const TABLE_ENV: &str = "SESSIONS_TABLE";
-    /// The table's logical id in `template.yaml`.
-    pub const TABLE_RESOURCE: &str = "SessionsTable";
+    /// The table: `SessionsTable` in `template.yaml`, named by `SESSIONS_TABLE`.
+    pub const TABLE: shared::config::TableRef = shared::config::TableRef {
+        resource: "SessionsTable",
+        env: "SESSIONS_TABLE",
+        default: "sessions",
+    };
     /// Partition key.
     pub const ID: &str = "id";
     /// The opaque secret.

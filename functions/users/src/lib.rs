@@ -113,6 +113,19 @@ pub trait UsersStore: Send + Sync + 'static {
     fn get(&self, clerk_id: &Key) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 }
 
+/// The group, for its Lambda bootstrap and the dev server.
+pub const GROUP: shared::Group = shared::Group {
+    name: "users",
+    tables: &[attr::TABLE],
+    embedded: |db, clock| Ok(routes(EmbeddedUsersStore::new(db.clone())?, clock)),
+    dynamo: |client, prefix, clock| {
+        routes(
+            DynamoUsersStore::new(client.clone(), attr::TABLE.name(prefix)),
+            clock,
+        )
+    },
+};
+
 /// The route table, over any store.
 pub fn routes<S: UsersStore>(store: S, clock: SharedClock) -> Routes {
     let state = Arc::new(State { store, clock });
@@ -142,10 +155,12 @@ async fn get<S: UsersStore>(state: Arc<State<S>>, args: GetArgs) -> Result<Optio
 
 /// Attribute names of the users table (key: `clerkId`), also the JSON field names.
 pub mod attr {
-    /// Environment variable holding the table name.
-    pub const TABLE_ENV: &str = "USERS_TABLE";
-    /// The table's logical id in `template.yaml`.
-    pub const TABLE_RESOURCE: &str = "UsersTable";
+    /// The table: `UsersTable` in `template.yaml`, named by `USERS_TABLE`.
+    pub const TABLE: shared::config::TableRef = shared::config::TableRef {
+        resource: "UsersTable",
+        env: "USERS_TABLE",
+        default: "users",
+    };
     /// Partition key.
     pub const CLERK_ID: &str = "clerkId";
     /// See [`super::User`].

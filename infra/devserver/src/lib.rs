@@ -6,9 +6,10 @@ pub mod tables;
 
 use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
+use shared::config::TableRef;
 use shared::embedded::EmbeddedDb;
 use shared::service::{Request, Service, MAX_BODY_BYTES};
-use shared::{Routes, SharedClock, StoreError};
+use shared::{Group, Routes, SharedClock, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,60 +27,46 @@ pub enum Store {
     },
 }
 
-/// A group's table name on a DynamoDB store: `prefix` + (`$env` or `default`).
-fn table(prefix: &str, env: &str, default: &str) -> String {
-    format!("{prefix}{}", shared::config::table_name(env, default))
-}
+/// Every route group, mounted by the dev server. Adding a group is one line here.
+pub const GROUPS: [Group; 6] = [
+    account::GROUP,
+    history::GROUP,
+    provisioning::GROUP,
+    session::GROUP,
+    users::GROUP,
+    pipelines::GROUP,
+];
 
-/// Every route group's routes, on `store`. Adding a group is one line here.
+/// Every route group's routes, on `store`.
 pub fn routes(store: &Store, clock: SharedClock) -> Result<Routes, StoreError> {
-    Ok(match store {
-        Store::Embedded(db) => Routes::new()
-            .merge(users::routes(
-                users::EmbeddedUsersStore::new(db.clone())?,
-                clock.clone(),
-            ))
-            .merge(session::routes(session::EmbeddedSessionStore::new(
-                db.clone(),
-            )?)),
-        Store::Dynamo { client, prefix } => Routes::new()
-            .merge(users::routes(
-                users::DynamoUsersStore::new(
-                    client.clone(),
-                    table(prefix, users::attr::TABLE_ENV, "users"),
-                ),
-                clock.clone(),
-            ))
-            .merge(session::routes(session::DynamoSessionStore::new(
-                client.clone(),
-                table(prefix, session::attr::TABLE_ENV, "sessions"),
-            ))),
+    GROUPS.iter().try_fold(Routes::new(), |routes, group| {
+        Ok(routes.merge(match store {
+            Store::Embedded(db) => (group.embedded)(db, clock.clone())?,
+            Store::Dynamo { client, prefix } => (group.dynamo)(client, prefix, clock.clone()),
+        }))
     })
 }
 
-/// Creates every table of `template.yaml` on `client` as `prefix` + its name (see [`routes`]),
-/// skipping those that exist.
+/// Every table of every group, as `template.yaml` defines it.
+pub fn tables() -> impl Iterator<Item = TableRef> {
+    GROUPS
+        .into_iter()
+        .flat_map(|group| group.tables.iter().copied())
+}
+
+/// Creates every group's table on `client`, named `prefix` + its name (see [`TableRef::name`]),
+/// from its definition in `template.yaml`; tables that exist are left alone.
 pub async fn create_tables(
     client: &shared::dynamo::Client,
     prefix: &str,
 ) -> Result<(), aws_sdk_dynamodb::Error> {
-    for (resource, env, default) in TABLES {
-        tables::table(resource)
-            .create(client, &table(prefix, env, default))
+    for table in tables() {
+        tables::table(table.resource)
+            .create(client, &table.name(prefix))
             .await?;
     }
     Ok(())
 }
-
-/// Each table: its logical id in the template, its environment variable, its local name.
-pub const TABLES: [(&str, &str, &str); 2] = [
-    (users::attr::TABLE_RESOURCE, users::attr::TABLE_ENV, "users"),
-    (
-        session::attr::TABLE_RESOURCE,
-        session::attr::TABLE_ENV,
-        "sessions",
-    ),
-];
 
 /// Serves `service` on `listener` until the task is dropped.
 pub async fn serve(

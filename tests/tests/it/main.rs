@@ -1,8 +1,12 @@
 //! Integration tests, in one binary. `cargo test` runs them on the embedded store; `make test` also
 //! runs them on DynamoDB Local (feature `dynamodb-local`).
 
+mod account;
 mod faults;
+mod history;
 mod http;
+mod pipelines;
+mod provisioning;
 mod session;
 mod template;
 mod users;

@@ -1,0 +1,6 @@
+//! Lambda bootstrap of the account group.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve(account::GROUP.dynamo).await
+}

@@ -1,0 +1,6 @@
+//! Lambda bootstrap of the history group.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve(history::GROUP.dynamo).await
+}

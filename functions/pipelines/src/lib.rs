@@ -1,0 +1,9 @@
+//! The pipelines route group (scaffolding: its routes are being built).
+
+/// The group, for its Lambda bootstrap and the dev server.
+pub const GROUP: shared::Group = shared::Group {
+    name: "pipelines",
+    tables: &[],
+    embedded: |_db, _clock| Ok(shared::Routes::new()),
+    dynamo: |_client, _prefix, _clock| shared::Routes::new(),
+};

@@ -1,0 +1,6 @@
+//! Lambda bootstrap of the pipelines group.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve(pipelines::GROUP.dynamo).await
+}

@@ -1,0 +1,6 @@
+//! Lambda bootstrap of the provisioning group.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::lambda::serve(provisioning::GROUP.dynamo).await
+}

@@ -1,0 +1,1 @@
+//! The account store contract, on both stores.

@@ -1,0 +1,1 @@
+//! The history store contract, on both stores.

@@ -1,0 +1,1 @@
+//! The pipelines store contract, on both stores.

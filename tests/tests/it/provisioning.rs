@@ -1,0 +1,1 @@
+//! The provisioning store contract, on both stores.
