@@ -352,3 +352,6 @@ macro_rules! conformance {
         }
     };
 }
+
+pub mod cloudwatch;
+pub mod template;

@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
@@ -27,6 +27,9 @@ pub struct TableSpec {
     /// Global secondary indexes.
     #[serde(default)]
     pub global_secondary_indexes: Vec<IndexSpec>,
+    /// Local secondary indexes.
+    #[serde(default)]
+    pub local_secondary_indexes: Vec<IndexSpec>,
     /// The TTL setting.
     #[serde(default)]
     pub time_to_live_specification: Option<TtlSpec>,
@@ -52,7 +55,7 @@ pub struct KeySpec {
     pub key_type: String,
 }
 
-/// A global secondary index.
+/// A secondary index.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IndexSpec {
@@ -121,6 +124,7 @@ fn strip_unknown(props: Value) -> Value {
         "AttributeDefinitions",
         "KeySchema",
         "GlobalSecondaryIndexes",
+        "LocalSecondaryIndexes",
         "TimeToLiveSpecification",
     ];
     match props {
@@ -130,6 +134,16 @@ fn strip_unknown(props: Value) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+impl ProjectionSpec {
+    fn build(&self) -> Projection {
+        let mut projection = Projection::builder().projection_type(ProjectionType::from(self.projection_type.as_str()));
+        for attr in &self.non_key_attributes {
+            projection = projection.non_key_attributes(attr);
+        }
+        projection.build()
     }
 }
 
@@ -170,17 +184,21 @@ impl TableSpec {
             }
             request = request.set_key_schema(Some(key_schema(&self.key_schema)));
             for index in &self.global_secondary_indexes {
-                let mut projection = Projection::builder().projection_type(ProjectionType::from(
-                    index.projection.projection_type.as_str(),
-                ));
-                for attr in &index.projection.non_key_attributes {
-                    projection = projection.non_key_attributes(attr);
-                }
                 request = request.global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
                         .index_name(&index.index_name)
                         .set_key_schema(Some(key_schema(&index.key_schema)))
-                        .projection(projection.build())
+                        .projection(index.projection.build())
+                        .build()
+                        .expect("indexes are complete"),
+                );
+            }
+            for index in &self.local_secondary_indexes {
+                request = request.local_secondary_indexes(
+                    LocalSecondaryIndex::builder()
+                        .index_name(&index.index_name)
+                        .set_key_schema(Some(key_schema(&index.key_schema)))
+                        .projection(index.projection.build())
                         .build()
                         .expect("indexes are complete"),
                 );
