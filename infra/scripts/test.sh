@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
-# Every test: installs DynamoDB Local once (cached outside the repository), starts it on a free port,
-# runs the whole workspace's tests with the DynamoDB suites enabled, and stops it.
+# Every test. Installs what the tests need once, cached outside the repository (DynamoDB Local;
+# cargo-lambda, zig, SAM CLI with the Lambda Runtime Interface Emulator, cfn-lint), then:
+#   1. checks template.yaml (cfn-lint, sam validate --lint);
+#   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64);
+#   3. starts DynamoDB Local on a free port and runs every test of the workspace with the DynamoDB
+#      suites and the emulator runs enabled; stops it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+step() { echo "test: $* ($(date +%H:%M:%S))"; }
+
+step "installing tools (once)"
+bin=$(infra/scripts/tools.sh)
+rie=$(infra/scripts/tools.sh rie)
+export SAM_CLI_TELEMETRY=0
+
+step "checking template.yaml"
+"$bin/cfn-lint" template.yaml
+"$bin/sam" validate --lint --region us-east-1 --template template.yaml
+
+step "building release bootstraps"
+lambda_dir=$(infra/scripts/lambda-build.sh)
+ls -l "$lambda_dir"/*/bootstrap
+
+step "starting DynamoDB Local"
 
 dir=$(infra/scripts/dynamodb-local.sh install)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -21,4 +41,7 @@ echo "test: DynamoDB Local on port $port"
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 export DYNAMODB_LOCAL_DIR="$dir"
-cargo test --workspace --features service-tests/dynamodb-local "$@"
+export LAMBDA_DIR="$lambda_dir"
+export AWS_LAMBDA_RIE="$rie"
+step "running cargo test"
+cargo test --workspace --features service-tests/lambda-emulator "$@"

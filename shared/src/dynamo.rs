@@ -143,7 +143,9 @@ where
             let message = service.err().message().unwrap_or_default();
             if UNAVAILABLE_CODES.contains(&code) {
                 StoreError::Unavailable(format!("{op}: {code}"))
-            } else if code == "ValidationException" && message.contains("size has exceeded") {
+            } else if code == "ValidationException"
+                && message.contains("exceeded the maximum allowed size")
+            {
                 StoreError::TooLarge(format!(
                     "the item is over DynamoDB's 400 KB item limit ({message})"
                 ))

@@ -56,9 +56,22 @@ impl Serialize for Num {
     }
 }
 
+/// Numbers at or beyond this magnitude are refused: DynamoDB stores at most 38 significant digits
+/// and the service writes numbers in plain decimal form.
+pub const MAX_MAGNITUDE: f64 = 1e38;
+/// Non-zero numbers below this magnitude are refused (DynamoDB's smallest is 1e-130).
+pub const MIN_MAGNITUDE: f64 = 1e-120;
+
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        f64::deserialize(deserializer).map(Num)
+        let value = f64::deserialize(deserializer)?;
+        let magnitude = value.abs();
+        if magnitude >= MAX_MAGNITUDE || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE) {
+            return Err(serde::de::Error::custom(
+                "must be a number between -1e38 and 1e38 (the range the database stores)",
+            ));
+        }
+        Ok(Num(value))
     }
 }
 
@@ -75,6 +88,16 @@ mod tests {
         assert_eq!(serde_json::to_string(&Num(-3.0)).unwrap(), "-3");
         assert_eq!(serde_json::to_string(&Num(2.5)).unwrap(), "2.5");
         assert_eq!(serde_json::to_string(&Num(1e300)).unwrap(), "1e+300");
+    }
+
+    #[test]
+    fn numbers_the_database_cannot_store_are_refused() {
+        assert!(serde_json::from_str::<Num>("1e38").is_err());
+        assert!(serde_json::from_str::<Num>("-1e40").is_err());
+        assert!(serde_json::from_str::<Num>("1e-200").is_err());
+        assert_eq!(serde_json::from_str::<Num>("9.9e37").unwrap(), Num(9.9e37));
+        assert_eq!(serde_json::from_str::<Num>("0").unwrap(), Num(0.0));
+        assert_eq!(serde_json::from_str::<Num>("-0.5").unwrap(), Num(-0.5));
     }
 
     #[test]

@@ -14,12 +14,23 @@ pub fn matches(pattern: &str, line: &Value) -> bool {
         .and_then(|p| p.strip_suffix('}'))
         .unwrap_or_else(|| panic!("not a JSON filter pattern: {pattern}"));
     let (terms, all): (Vec<&str>, bool) = if body.contains("||") {
-        assert!(!body.contains("&&"), "mixed && and || are not supported: {pattern}");
+        assert!(
+            !body.contains("&&"),
+            "mixed && and || are not supported: {pattern}"
+        );
         (body.split("||").collect(), false)
     } else {
         (body.split("&&").collect(), true)
     };
-    let mut results = terms.iter().map(|term| term_matches(term.trim().trim_start_matches('(').trim_end_matches(')').trim(), line));
+    let mut results = terms.iter().map(|term| {
+        term_matches(
+            term.trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim(),
+            line,
+        )
+    });
     if all {
         results.all(|r| r)
     } else {
@@ -29,7 +40,9 @@ pub fn matches(pattern: &str, line: &Value) -> bool {
 
 /// The value a metric transformation's `$.field` selector takes from `line`.
 pub fn select<'a>(selector: &str, line: &'a Value) -> Option<&'a Value> {
-    let path = selector.strip_prefix("$.").unwrap_or_else(|| panic!("not a selector: {selector}"));
+    let path = selector
+        .strip_prefix("$.")
+        .unwrap_or_else(|| panic!("not a selector: {selector}"));
     path.split('.').try_fold(line, |value, key| value.get(key))
 }
 
@@ -55,7 +68,9 @@ fn term_matches(term: &str, line: &Value) -> bool {
             _ => panic!("strings compare with = or != only: {term}"),
         };
     }
-    let number: f64 = operand.parse().unwrap_or_else(|_| panic!("operand is neither text nor number: {term}"));
+    let number: f64 = operand
+        .parse()
+        .unwrap_or_else(|_| panic!("operand is neither text nor number: {term}"));
     let Some(actual) = value.and_then(Value::as_f64) else {
         return false;
     };

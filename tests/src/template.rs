@@ -5,8 +5,12 @@ use serde_norway::Value;
 
 /// The template with its `Fn::ForEach` loops expanded.
 pub fn expanded() -> Value {
-    let mut template: Value = serde_norway::from_str(devserver::tables::TEMPLATE).expect("template.yaml is YAML");
-    let resources = template["Resources"].as_mapping().expect("Resources").clone();
+    let mut template: Value =
+        serde_norway::from_str(devserver::tables::TEMPLATE).expect("template.yaml is YAML");
+    let resources = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .clone();
     template["Resources"] = Value::Mapping(expand_loops(resources));
     template
 }
@@ -30,10 +34,15 @@ fn expand_loops(resources: serde_norway::Mapping) -> serde_norway::Mapping {
             out.insert(key, value);
             continue;
         }
-        let parts = value.as_sequence().unwrap_or_else(|| panic!("{name}: [identifier, collection, fragment]"));
+        let parts = value
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name}: [identifier, collection, fragment]"));
         let ident = parts[0].as_str().expect("loop identifier");
         let fragment = parts[2].as_mapping().expect("loop fragment");
-        for item in parts[1].as_sequence().expect("loop collection (a literal list)") {
+        for item in parts[1]
+            .as_sequence()
+            .expect("loop collection (a literal list)")
+        {
             let item = item.as_str().expect("loop items are strings");
             for (k, v) in fragment {
                 out.insert(substitute(k, ident, item), substitute(v, ident, item));
@@ -47,13 +56,20 @@ fn expand_loops(resources: serde_norway::Mapping) -> serde_norway::Mapping {
 /// everywhere in `value` (keys, strings, tagged values such as `!Ref`).
 fn substitute(value: &Value, ident: &str, item: &str) -> Value {
     let alnum: String = item.chars().filter(char::is_ascii_alphanumeric).collect();
-    let text = |s: &str| s.replace(&format!("${{{ident}}}"), item).replace(&format!("&{{{ident}}}"), &alnum);
+    let text = |s: &str| {
+        s.replace(&format!("${{{ident}}}"), item)
+            .replace(&format!("&{{{ident}}}"), &alnum)
+    };
     match value {
         Value::String(s) => Value::String(text(s)),
-        Value::Sequence(items) => Value::Sequence(items.iter().map(|v| substitute(v, ident, item)).collect()),
-        Value::Mapping(map) => {
-            Value::Mapping(map.iter().map(|(k, v)| (substitute(k, ident, item), substitute(v, ident, item))).collect())
+        Value::Sequence(items) => {
+            Value::Sequence(items.iter().map(|v| substitute(v, ident, item)).collect())
         }
+        Value::Mapping(map) => Value::Mapping(
+            map.iter()
+                .map(|(k, v)| (substitute(k, ident, item), substitute(v, ident, item)))
+                .collect(),
+        ),
         Value::Tagged(tagged) => Value::Tagged(Box::new(serde_norway::value::TaggedValue {
             tag: tagged.tag.clone(),
             value: substitute(&tagged.value, ident, item),

@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use serde::Deserialize;
@@ -139,7 +139,8 @@ fn strip_unknown(props: Value) -> Value {
 
 impl ProjectionSpec {
     fn build(&self) -> Projection {
-        let mut projection = Projection::builder().projection_type(ProjectionType::from(self.projection_type.as_str()));
+        let mut projection = Projection::builder()
+            .projection_type(ProjectionType::from(self.projection_type.as_str()));
         for attr in &self.non_key_attributes {
             projection = projection.non_key_attributes(attr);
         }

@@ -2,6 +2,7 @@
 //! runs them on DynamoDB Local (feature `dynamodb-local`).
 
 mod account;
+mod emulator;
 mod faults;
 mod history;
 mod http;
