@@ -306,8 +306,8 @@ pub struct Tokens(f64);
 
 impl Tokens {
     /// `value` if it is a non-negative safe integer.
-    pub fn parse(value: Num) -> Option<Self> {
-        (value.is_safe_integer() && value.get() >= 0.0).then_some(Self(value.get().abs()))
+    pub fn parse(value: f64) -> Option<Self> {
+        (Num(value).is_safe_integer() && value >= 0.0).then_some(Self(value.abs()))
     }
 
     /// The count.
@@ -418,8 +418,9 @@ pub struct ReserveUsageArgs {
     pub user_id: Key,
     /// The provider the tokens are for (validated, not stored).
     pub provider: String,
-    /// Tokens to reserve; anything but a non-negative safe integer is refused (`{ account: null }`).
-    pub tokens_requested: Num,
+    /// Tokens to reserve; anything but a non-negative safe integer is refused (`{ account: null }`),
+    /// so this is a plain `f64`: a number beyond the stored range is a refusal, not a `400`.
+    pub tokens_requested: f64,
 }
 
 /// Arguments of `/account/releaseUsage`.
@@ -1260,14 +1261,14 @@ mod tests {
 
     #[test]
     fn only_non_negative_safe_integers_are_token_counts() {
-        assert_eq!(Tokens::parse(Num(0.0)).map(Tokens::get), Some(0.0));
-        assert_eq!(Tokens::parse(Num(-0.0)).map(Tokens::get), Some(0.0));
+        assert_eq!(Tokens::parse(0.0).map(Tokens::get), Some(0.0));
+        assert_eq!(Tokens::parse(-0.0).map(Tokens::get), Some(0.0));
         assert_eq!(
-            Tokens::parse(Num(MAX_SAFE_INTEGER)).map(Tokens::get),
+            Tokens::parse(MAX_SAFE_INTEGER).map(Tokens::get),
             Some(MAX_SAFE_INTEGER)
         );
         for refused in [-1.0, 1.5, MAX_SAFE_INTEGER + 1.0, 1e300] {
-            assert_eq!(Tokens::parse(Num(refused)), None, "{refused}");
+            assert_eq!(Tokens::parse(refused), None, "{refused}");
         }
     }
 

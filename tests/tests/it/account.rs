@@ -22,7 +22,7 @@ fn key(id: &str) -> Key {
 }
 
 fn tokens(count: f64) -> Tokens {
-    Tokens::parse(Num(count)).unwrap()
+    Tokens::parse(count).unwrap()
 }
 
 /// The account as JSON, as the routes send it.
