@@ -1,5 +1,5 @@
 # The commands of the README. Everything a target needs is installed by the scripts it calls.
-.PHONY: dev test lint
+.PHONY: dev test lint bench
 
 ## Runs every route group on http://127.0.0.1:3000 (embedded store in .data/).
 dev:
@@ -14,3 +14,7 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --all-features -- -D warnings
+
+## Sizes, cold starts, warm latency, DynamoDB calls and memory of every function (DESIGN.md §5).
+bench:
+	infra/scripts/bench.sh

@@ -8,7 +8,7 @@ bin=$(infra/scripts/tools.sh)
 export PATH="$bin:$PATH"
 arch=--x86-64
 [ "${1:-}" = "--arm64" ] && arch=--arm64
-target="${CARGO_TARGET_DIR:-target}"
+target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 packages=()
 for dir in functions/*/; do packages+=(-p "$(basename "$dir")"); done
 echo "lambda-build: ${packages[*]//-p /} ($arch)" >&2

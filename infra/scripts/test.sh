@@ -4,7 +4,8 @@
 #   1. checks template.yaml (cfn-lint, sam validate --lint);
 #   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64);
 #   3. starts DynamoDB Local on a free port and runs every test of the workspace with the DynamoDB
-#      suites and the emulator runs enabled; stops it.
+#      suites and the emulator runs enabled; stops it;
+#   4. fuzzes every route of the dev server with schemathesis against openapi.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 step() { echo "test: $* ($(date +%H:%M:%S))"; }
@@ -45,3 +46,6 @@ export LAMBDA_DIR="$lambda_dir"
 export AWS_LAMBDA_RIE="$rie"
 step "running cargo test"
 cargo test --workspace --features service-tests/lambda-emulator "$@"
+
+step "fuzzing every route with schemathesis (openapi.yaml)"
+infra/scripts/fuzz.sh

@@ -47,6 +47,7 @@ pub async fn counted_client(config: &Config) -> (Client, CallCounter) {
 /// The SDK configuration [`client`] uses.
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -78,6 +79,15 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// The HTTPS client: hyper with rustls on the `ring` crypto provider (smaller and quicker to load
+/// than the SDK's default aws-lc; one TLS stack in the binary).
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// Records the operation name of every call made through a client built by [`counted_client`].
@@ -131,7 +141,14 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
-    let detail = DisplayErrorContext(&err).to_string();
+    let detail = match err.as_service_error() {
+        Some(service) => format!(
+            "{}: {}",
+            service.code().unwrap_or("Unknown"),
+            service.message().unwrap_or_default()
+        ),
+        None => DisplayErrorContext(&err).to_string(),
+    };
     tracing::warn!(op, error = %detail, "dynamodb call failed");
     match &err {
         SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{op} timed out")),

@@ -1,6 +1,7 @@
 //! The Lambda transport: API Gateway HTTP API events in, responses out, through [`Service`].
 
 use crate::config::Config;
+use crate::convex::ConvexService;
 use crate::log::Stdout;
 use crate::routes::Routes;
 use crate::service::{Request, Response, Service};
@@ -29,6 +30,31 @@ pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Erro
         let service = Arc::clone(&service);
         async move { Ok::<_, Infallible>(into_lambda(service.handle(from_lambda(event)).await)) }
     }))
+    .await
+}
+
+/// The whole `main` of the function serving the Convex function protocol (`/api/query`,
+/// `/api/mutation`): as [`serve`], with `dynamo_routes` every group's DynamoDB routes.
+pub async fn serve_functions(
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+) -> Result<(), lambda_http::Error> {
+    crate::log::init_tracing();
+    let config = Config::from_env();
+    let client = crate::dynamo::client(&config).await;
+    let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
+    run_functions(config, routes).await
+}
+
+/// Serves `routes` through [`ConvexService`] as a Lambda function until the runtime stops it.
+pub async fn run_functions(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+    let service = Service::new(config.auth, routes, Arc::new(Stdout));
+    let convex = Arc::new(ConvexService::new(Arc::new(service)));
+    lambda_http::run(lambda_http::service_fn(
+        move |event: lambda_http::Request| {
+            let convex = Arc::clone(&convex);
+            async move { Ok::<_, Infallible>(into_lambda(convex.handle(from_lambda(event)).await)) }
+        },
+    ))
     .await
 }
 

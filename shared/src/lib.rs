@@ -4,11 +4,13 @@
 //! [`service::Service`] (auth guard, route table, body limit) → the group's handler, which parses its
 //! arguments with [`parse`] into domain types and calls its store → one [`log`] line per request.
 //! Errors are values of [`error::ApiError`], mapped to the statuses and bodies of the contract.
+//! [`convex::ConvexService`] serves the same route tables through Convex's function protocol.
 #![warn(missing_docs)]
 
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod convex;
 pub mod dynamo;
 pub mod embedded;
 pub mod error;

@@ -118,17 +118,25 @@ impl LogLine<'_> {
 }
 
 /// Sets up `tracing` for diagnostics beside the request lines: JSON on stderr (so stdout holds only
-/// the request lines of the contract), `warn` and above unless `RUST_LOG` says otherwise.
+/// the request lines of the contract), at the level `RUST_LOG` names (`error`, `warn`, `info`,
+/// `debug`, `trace`; `warn` when unset or unreadable). A plain level rather than an `EnvFilter`
+/// keeps the regex engine out of the functions.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| {
+            v.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::WARN);
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .try_init();
 }

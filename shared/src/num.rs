@@ -66,7 +66,12 @@ impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = f64::deserialize(deserializer)?;
         let magnitude = value.abs();
-        if magnitude >= MAX_MAGNITUDE || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE) {
+        // `NaN` fails every comparison, so it is refused by name (JSON cannot carry it, but the
+        // function protocol can: see `crate::convex`).
+        if value.is_nan()
+            || magnitude >= MAX_MAGNITUDE
+            || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE)
+        {
             return Err(serde::de::Error::custom(
                 "must be a number between -1e38 and 1e38 (the range the database stores)",
             ));
@@ -98,6 +103,12 @@ mod tests {
         assert_eq!(serde_json::from_str::<Num>("9.9e37").unwrap(), Num(9.9e37));
         assert_eq!(serde_json::from_str::<Num>("0").unwrap(), Num(0.0));
         assert_eq!(serde_json::from_str::<Num>("-0.5").unwrap(), Num(-0.5));
+        use serde::de::IntoDeserializer;
+        for special in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let de: serde::de::value::F64Deserializer<serde_json::Error> =
+                special.into_deserializer();
+            assert!(Num::deserialize(de).is_err(), "{special}");
+        }
     }
 
     #[test]

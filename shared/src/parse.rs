@@ -21,6 +21,15 @@ pub fn parse_args<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         body
     };
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        // serde's derived structs would also take an array, field by position: refuse it first.
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => ApiError::InvalidJson("request body must be a JSON object".into()),
+                Err(err) => invalid_json(&err),
+            },
+        );
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let inner = err.inner();
@@ -30,16 +39,31 @@ pub fn parse_args<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         if first != Some(b'{') {
             return ApiError::InvalidJson("request body must be a JSON object".into());
         }
-        let message = describe(inner);
-        let path = err.path().to_string();
-        if path == "." {
-            ApiError::InvalidArgument(message)
-        } else {
-            ApiError::InvalidArgument(format!("{path}: {message}"))
-        }
+        invalid_argument(&err)
     })?;
     de.end().map_err(|err| invalid_json(&err))?;
     Ok(value)
+}
+
+/// Deserializes arguments from `de` (decoded arguments of the function protocol, see
+/// [`crate::convex::Arg`]) as strictly as [`parse_args`] does from a body, with the same messages.
+pub fn parse_with<'de, T, D>(de: D) -> Result<T, ApiError>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
+    serde_path_to_error::deserialize(de).map_err(|err| invalid_argument(&err))
+}
+
+/// A `400` naming the field of a data error.
+fn invalid_argument(err: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let message = describe(err.inner());
+    let path = err.path().to_string();
+    if path == "." {
+        ApiError::InvalidArgument(message)
+    } else {
+        ApiError::InvalidArgument(format!("{path}: {message}"))
+    }
 }
 
 fn invalid_json(err: &serde_json::Error) -> ApiError {
@@ -259,6 +283,11 @@ mod tests {
         assert_eq!(
             err("\"text\""),
             ApiError::InvalidJson("request body must be a JSON object".into())
+        );
+        assert_eq!(
+            err(r#"[{"id":"a","durationMs":1}]"#),
+            ApiError::InvalidJson("request body must be a JSON object".into()),
+            "an array is not taken field by position"
         );
         assert!(matches!(
             err(r#"{"entry":{"id":"a","durationMs":1}} trailing"#),

@@ -1,8 +1,10 @@
 //! Route tables: a group declares `path → handler` once, and the same table serves its Lambda and
-//! the local dev server.
+//! the local dev server, over both surfaces: the HTTP routes (a JSON body in) and the Convex
+//! function protocol ([`crate::convex`]: decoded arguments in).
 
+use crate::convex::Arg;
 use crate::error::ApiError;
-use crate::parse::parse_args;
+use crate::parse::{parse_args, parse_with};
 use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,10 +16,22 @@ use std::sync::Arc;
 pub type Handler =
     Arc<dyn Fn(Vec<u8>) -> BoxFuture<'static, Result<Vec<u8>, ApiError>> + Send + Sync>;
 
+/// The same handler with its arguments already decoded by the function protocol (which can carry
+/// numbers JSON cannot, such as `NaN`): arguments in, JSON response body out.
+pub type ArgsHandler =
+    Arc<dyn Fn(Arg) -> BoxFuture<'static, Result<Vec<u8>, ApiError>> + Send + Sync>;
+
+/// One route: its handler, entered from a body or from decoded arguments.
+#[derive(Clone)]
+struct Route {
+    body: Handler,
+    args: ArgsHandler,
+}
+
 /// A table of POST routes.
 #[derive(Clone, Default)]
 pub struct Routes {
-    table: BTreeMap<&'static str, Handler>,
+    table: BTreeMap<&'static str, Route>,
 }
 
 impl Routes {
@@ -40,19 +54,24 @@ impl Routes {
         Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
     {
         let state = Arc::clone(state);
-        let handler = Arc::new(handler);
-        let erased: Handler = Arc::new(move |body: Vec<u8>| {
-            let state = Arc::clone(&state);
-            let handler = Arc::clone(&handler);
-            Box::pin(async move {
-                let args: A = parse_args(&body)?;
-                let reply = handler(state, args).await?;
-                serde_json::to_vec(&reply)
+        let call = Arc::new(move |args: A| {
+            let reply = handler(Arc::clone(&state), args);
+            async move {
+                serde_json::to_vec(&reply.await?)
                     .map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
-            })
+            }
+        });
+        let from_body = Arc::clone(&call);
+        let body: Handler = Arc::new(move |body: Vec<u8>| {
+            let call = Arc::clone(&from_body);
+            Box::pin(async move { call(parse_args(&body)?).await })
+        });
+        let args: ArgsHandler = Arc::new(move |args: Arg| {
+            let call = Arc::clone(&call);
+            Box::pin(async move { call(parse_with(args)?).await })
         });
         assert!(
-            self.table.insert(path, erased).is_none(),
+            self.table.insert(path, Route { body, args }).is_none(),
             "route {path} declared twice"
         );
         self
@@ -74,7 +93,12 @@ impl Routes {
 
     /// The handler of `path`.
     pub fn get(&self, path: &str) -> Option<&Handler> {
-        self.table.get(path)
+        self.table.get(path).map(|route| &route.body)
+    }
+
+    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]).
+    pub fn get_args(&self, path: &str) -> Option<&ArgsHandler> {
+        self.table.get(path).map(|route| &route.args)
     }
 
     /// Every path, sorted.

@@ -61,6 +61,17 @@ pub struct Response {
     pub allow: Option<&'static str>,
 }
 
+impl Response {
+    /// The answer of `err`: its status and contract body (with `Allow: POST` on a `405`).
+    pub fn error(err: &ApiError) -> Self {
+        Response {
+            status: err.status(),
+            body: err.body(),
+            allow: matches!(err, ApiError::MethodNotAllowed(_)).then_some("POST"),
+        }
+    }
+}
+
 /// Routes behind the auth guard, with a log sink.
 pub struct Service {
     auth: AuthConfig,
@@ -85,37 +96,47 @@ impl Service {
         let body = std::mem::take(&mut req.body);
         let outcome = self.answer(&req, body).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        self.log(&req, &outcome, latency_ms);
         match outcome {
-            Ok(body) => Response {
-                status: 200,
-                body,
-                allow: None,
-            },
-            Err(err) => Response {
-                status: err.status(),
-                body: err.body(),
-                allow: matches!(err, ApiError::MethodNotAllowed(_)).then_some("POST"),
-            },
+            Ok(body) => {
+                self.log(&req, None, 200, None, latency_ms);
+                Response {
+                    status: 200,
+                    body,
+                    allow: None,
+                }
+            }
+            Err(err) => {
+                self.log(&req, None, err.status(), Some(&err), latency_ms);
+                Response::error(&err)
+            }
         }
     }
 
-    async fn answer(&self, req: &Request, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+    /// The auth guard (CONTRACT.md §2): `Ok` when the request may go on; logs the use of the
+    /// legacy header.
+    pub(crate) fn authorize(&self, req: &Request) -> Result<(), ApiError> {
         match self.auth.check(
             req.authorization.as_deref(),
             req.legacy_admin_key.as_deref(),
         ) {
-            Decision::NotConfigured => return Err(ApiError::MissingAdminToken),
-            Decision::Denied => return Err(ApiError::Unauthorized),
-            Decision::AllowedByLegacyHeader => LogLine {
-                level: "warn",
-                event: event::ADMIN_HEADER_FALLBACK,
-                source_ip: req.source_ip.as_deref(),
-                ..self.line(req)
+            Decision::NotConfigured => Err(ApiError::MissingAdminToken),
+            Decision::Denied => Err(ApiError::Unauthorized),
+            Decision::AllowedByLegacyHeader => {
+                LogLine {
+                    level: "warn",
+                    event: event::ADMIN_HEADER_FALLBACK,
+                    source_ip: req.source_ip.as_deref(),
+                    ..self.line(req)
+                }
+                .emit(&*self.sink);
+                Ok(())
             }
-            .emit(&*self.sink),
-            Decision::Allowed => {}
+            Decision::Allowed => Ok(()),
         }
+    }
+
+    async fn answer(&self, req: &Request, body: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        self.authorize(req)?;
         let handler = self
             .routes
             .get(&req.path)
@@ -141,8 +162,19 @@ impl Service {
         }
     }
 
-    fn log(&self, req: &Request, outcome: &Result<Vec<u8>, ApiError>, latency_ms: f64) {
+    /// Writes the one line of a request answered with `status`: a success when `error` is `None`,
+    /// else the line of `error`'s kind (an invalid request or a failure as its own status says,
+    /// whatever `status` was answered). `function` is the Convex function name, if any.
+    pub(crate) fn log(
+        &self,
+        req: &Request,
+        function: Option<&str>,
+        status: u16,
+        error: Option<&ApiError>,
+        latency_ms: f64,
+    ) {
         let base = LogLine {
+            function,
             method: Some(&req.method),
             request_id: &req.request_id,
             source_ip: req.source_ip.as_deref(),
@@ -150,25 +182,25 @@ impl Service {
             ..self.line(req)
         };
         let message;
-        let line = match outcome {
-            Err(ApiError::MissingAdminToken) => LogLine {
+        let line = match error {
+            Some(ApiError::MissingAdminToken) => LogLine {
                 level: "error",
                 event: event::MISSING_ADMIN_TOKEN,
                 ..self.line(req)
             },
-            Err(ApiError::Unauthorized) => LogLine {
+            Some(ApiError::Unauthorized) => LogLine {
                 level: "warn",
                 event: event::UNAUTHORIZED,
                 ..base
             },
-            Ok(_) => LogLine {
+            None => LogLine {
                 level: "info",
                 event: event::SUCCESS,
-                status: Some(200),
+                status: Some(status),
                 latency_ms: Some(latency_ms),
                 ..base
             },
-            Err(err) => {
+            Some(err) => {
                 message = err.to_string();
                 let (level, event) = if err.status() >= 500 {
                     ("error", event::FAILURE)
@@ -178,7 +210,7 @@ impl Service {
                 LogLine {
                     level,
                     event,
-                    status: Some(err.status()),
+                    status: Some(status),
                     latency_ms: Some(latency_ms),
                     error: Some(&message),
                     ..base

@@ -155,11 +155,19 @@ impl Account {
     }
 }
 
+/// Reads a stored usage counter: any number. Each `recordUsage` amount is within [`Num`]'s range,
+/// but their sum can pass it (`9e37 + 9e37`), and a stored counter must always read back: refusing
+/// it would make every later call on the account a `500`.
+fn stored_counter<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Num, D::Error> {
+    f64::deserialize(deserializer).map(Num)
+}
+
 /// The usage part of an [`Account`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Usage {
     /// Tokens used (or reserved) this month.
+    #[serde(deserialize_with = "stored_counter")]
     pub month_tokens_used: Num,
     /// The tier's monthly allowance.
     pub monthly_allowance: Num,

@@ -1,5 +1,7 @@
 //! The local dev server: every route group on one port, through the same [`Service`] and route
-//! tables the Lambda functions use, on the embedded store or a DynamoDB endpoint.
+//! tables the Lambda functions use, on the embedded store or a DynamoDB endpoint. The same port
+//! serves Convex's function protocol (`/api/query`, `/api/mutation`, see [`ConvexService`]) over
+//! those routes, as the `api` Lambda function does.
 #![warn(missing_docs)]
 
 pub mod tables;
@@ -7,6 +9,7 @@ pub mod tables;
 use axum::extract::{ConnectInfo, State};
 use axum::response::IntoResponse;
 use shared::config::TableRef;
+use shared::convex::ConvexService;
 use shared::embedded::EmbeddedDb;
 use shared::service::{Request, Service, MAX_BODY_BYTES};
 use shared::{Group, Routes, SharedClock, StoreError};
@@ -68,12 +71,15 @@ pub async fn create_tables(
     Ok(())
 }
 
-/// Serves `service` on `listener` until the task is dropped.
+/// Serves `service` on `listener` until the task is dropped: its HTTP routes, and the function
+/// protocol over the same routes, guard and log sink.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
 ) -> std::io::Result<()> {
-    let app = axum::Router::new().fallback(handle).with_state(service);
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(Arc::new(ConvexService::new(service)));
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -86,7 +92,7 @@ pub async fn serve(
 const READ_LIMIT: usize = 16 * MAX_BODY_BYTES;
 
 async fn handle(
-    State(service): State<Arc<Service>>,
+    State(service): State<Arc<ConvexService>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> axum::response::Response {

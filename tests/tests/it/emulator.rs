@@ -227,7 +227,6 @@ async fn every_function_answers_its_routes_under_the_emulator_and_the_metric_fil
     let template = expanded();
     let filters: BTreeMap<String, String> = resources_of(&template, "AWS::Logs::MetricFilter")
         .into_iter()
-        .filter(|(id, _)| id.starts_with("Users"))
         .map(|(_, f)| {
             let props = &f["Properties"];
             (

@@ -2,10 +2,12 @@
 //! runs them on DynamoDB Local (feature `dynamodb-local`).
 
 mod account;
+mod convex;
 mod emulator;
 mod faults;
 mod history;
 mod http;
+mod openapi;
 mod pipelines;
 mod provisioning;
 mod session;

@@ -6,11 +6,43 @@ use serde_norway::Value;
 use service_tests::cloudwatch;
 use service_tests::template::{expanded, resources_of};
 use service_tests::{auth, embedded, spawn_app, spawn_app_with, ADMIN_KEY};
+use shared::convex::Kind;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 fn routes() -> shared::Routes {
     devserver::routes(&embedded(), Arc::new(shared::SystemClock)).unwrap()
+}
+
+/// Every path the service answers: the groups' routes and the function protocol's two endpoints.
+fn served_paths() -> BTreeSet<String> {
+    routes()
+        .paths()
+        .map(str::to_owned)
+        .chain(Kind::ALL.map(|kind| kind.endpoint().to_owned()))
+        .collect()
+}
+
+/// The function of the function protocol (`/api/query`, `/api/mutation`).
+const API_FUNCTION: &str = "ApiFunction";
+
+/// Every (action, resource) an IAM policy list allows.
+fn grants(policies: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for statement in policies[0]["Statement"].as_sequence().into_iter().flatten() {
+        assert_eq!(statement["Effect"].as_str(), Some("Allow"));
+        let resources: Vec<&Value> = match &statement["Resource"] {
+            Value::Sequence(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        for action in statement["Action"].as_sequence().into_iter().flatten() {
+            for resource in &resources {
+                let resource = serde_norway::to_string(resource).unwrap();
+                out.insert((action.as_str().unwrap().to_owned(), resource));
+            }
+        }
+    }
+    out
 }
 
 /// `users` → `UsersFunction`.
@@ -73,11 +105,10 @@ fn every_route_has_an_api_route_to_its_own_group_function_and_nothing_else_does(
             }
         }
     }
-    let code: BTreeSet<String> = routes().paths().map(str::to_owned).collect();
     assert_eq!(
         api.keys().cloned().collect::<BTreeSet<_>>(),
-        code,
-        "template routes vs route tables"
+        served_paths(),
+        "template routes vs route tables and the function protocol"
     );
     for (path, function) in api {
         let group = path.split('/').nth(1).unwrap();
@@ -94,8 +125,13 @@ fn every_group_has_a_function_building_its_own_binary_and_nothing_else_is_a_func
     let expected: BTreeSet<String> = devserver::GROUPS
         .iter()
         .map(|g| function_id(g.name))
+        .chain([API_FUNCTION.to_owned()])
         .collect();
     assert_eq!(functions.keys().cloned().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        functions[API_FUNCTION]["Metadata"]["Binary"].as_str(),
+        Some("api")
+    );
     for group in devserver::GROUPS {
         let function = &functions[&function_id(group.name)];
         assert_eq!(
@@ -166,6 +202,49 @@ fn every_table_of_the_code_is_in_the_template_and_each_function_reaches_only_its
 }
 
 #[test]
+fn the_api_function_reaches_every_groups_tables_with_exactly_the_groups_permissions() {
+    let template = expanded();
+    let function = &template["Resources"][API_FUNCTION]["Properties"];
+    let tables: BTreeSet<String> = resources_of(&template, "AWS::DynamoDB::Table")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut reached = BTreeSet::new();
+    references(&function["Policies"], &mut reached);
+    assert_eq!(
+        reached
+            .intersection(&tables)
+            .cloned()
+            .collect::<BTreeSet<_>>(),
+        tables
+    );
+    let served: BTreeSet<String> = api::tables().map(|t| t.resource.to_owned()).collect();
+    assert_eq!(served, tables, "the api crate serves every table's group");
+    for table in api::tables() {
+        let value = tag_value(&function["Environment"]["Variables"][table.env], "!Ref")
+            .and_then(Value::as_str);
+        assert_eq!(value, Some(table.resource), "{}", table.env);
+    }
+
+    let union: BTreeSet<(String, String)> = devserver::GROUPS
+        .iter()
+        .flat_map(|group| {
+            grants(
+                &template["Resources"][function_id(group.name).as_str()]["Properties"]["Policies"],
+            )
+        })
+        .collect();
+    let own = grants(&function["Policies"]);
+    assert_eq!(
+        own, union,
+        "the api function may do exactly what the group functions may, no more"
+    );
+    assert!(own
+        .iter()
+        .all(|(action, _)| action.starts_with("dynamodb:") && !action.contains('*')));
+}
+
+#[test]
 fn the_session_expiry_index_and_ttl_are_as_the_code_uses_them() {
     let sessions = devserver::tables::table(session::attr::TABLE.resource);
     let index = sessions
@@ -217,8 +296,7 @@ fn every_path_has_a_failure_alarm_and_the_three_thresholds_are_the_catalogues() 
         );
         assert_eq!(topic(alarm).as_deref(), Some("OperationalAlertTopic"));
     }
-    let code: BTreeSet<String> = routes().paths().map(str::to_owned).collect();
-    assert_eq!(failure_paths, code, "one failure alarm per path");
+    assert_eq!(failure_paths, served_paths(), "one failure alarm per path");
 
     let unauthorized = &alarms["UnauthorizedAlarm"];
     assert_eq!(unauthorized["Properties"]["Threshold"].as_u64(), Some(5));

@@ -1,0 +1,98 @@
+//! The Convex function protocol as one Lambda function: `POST /api/query` and `POST /api/mutation`
+//! (API Gateway cannot route on the body's `path`), dispatching by function name
+//! ([`shared::convex::FUNCTIONS`]) to every route group's own handlers, on DynamoDB.
+//!
+//! The protocol, its statuses and log lines: [`shared::convex`]. This crate only gathers the
+//! groups, so the function's routes are exactly the group functions' routes, and each call costs
+//! the DynamoDB calls of the route it maps to (the budgets in each group crate's docs), no more:
+//! the dispatch is a table lookup. Its IAM policy in `template.yaml` is the union of the group
+//! functions' statements.
+#![warn(missing_docs)]
+
+use shared::config::TableRef;
+use shared::embedded::EmbeddedDb;
+use shared::{Group, Routes, SharedClock, StoreError};
+
+/// Every route group whose functions this function serves.
+pub const GROUPS: [Group; 6] = [
+    account::GROUP,
+    history::GROUP,
+    provisioning::GROUP,
+    session::GROUP,
+    users::GROUP,
+    pipelines::GROUP,
+];
+
+/// How each group builds its DynamoDB routes (its `GROUP.dynamo`), in the order of [`GROUPS`].
+/// Kept apart from [`GROUPS`] so that the Lambda binary, which uses only these, links no embedded
+/// store: taking the whole `Group` values would keep their `embedded` functions (and redb) alive.
+type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes;
+const DYNAMO: [DynamoRoutes; 6] = [
+    account::GROUP.dynamo,
+    history::GROUP.dynamo,
+    provisioning::GROUP.dynamo,
+    session::GROUP.dynamo,
+    users::GROUP.dynamo,
+    pipelines::GROUP.dynamo,
+];
+
+/// Every group's routes on DynamoDB, table names prefixed by `prefix` (empty in production).
+pub fn dynamo_routes(client: &shared::dynamo::Client, prefix: &str, clock: SharedClock) -> Routes {
+    DYNAMO.iter().fold(Routes::new(), |routes, dynamo| {
+        routes.merge(dynamo(client, prefix, clock.clone()))
+    })
+}
+
+/// Every group's routes on the embedded store.
+pub fn embedded_routes(db: &EmbeddedDb, clock: SharedClock) -> Result<Routes, StoreError> {
+    GROUPS.iter().try_fold(Routes::new(), |routes, group| {
+        Ok(routes.merge((group.embedded)(db, clock.clone())?))
+    })
+}
+
+/// Every table the function reaches: each group's.
+pub fn tables() -> impl Iterator<Item = TableRef> {
+    GROUPS
+        .into_iter()
+        .flat_map(|group| group.tables.iter().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::convex::FUNCTIONS;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn the_dynamodb_routes_are_those_of_every_group() {
+        let client = shared::dynamo::client(&shared::Config::default()).await;
+        let clock: SharedClock = Arc::new(shared::SystemClock);
+        let routes = dynamo_routes(&client, "", clock.clone());
+        let expected = GROUPS.iter().fold(Routes::new(), |routes, group| {
+            routes.merge((group.dynamo)(&client, "", clock.clone()))
+        });
+        assert_eq!(
+            routes.paths().collect::<Vec<_>>(),
+            expected.paths().collect::<Vec<_>>()
+        );
+        let embedded = embedded_routes(&EmbeddedDb::in_memory(), clock).unwrap();
+        assert_eq!(
+            routes.paths().collect::<Vec<_>>(),
+            embedded.paths().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn every_function_maps_to_a_route_of_the_groups() {
+        let routes = embedded_routes(&EmbeddedDb::in_memory(), Arc::new(shared::SystemClock))
+            .expect("routes build");
+        for function in FUNCTIONS {
+            assert!(
+                routes.get_args(function.path).is_some(),
+                "{} maps to {}, which no group serves",
+                function.name,
+                function.path
+            );
+        }
+    }
+}
