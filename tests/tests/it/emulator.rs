@@ -190,6 +190,22 @@ async fn every_function_answers_its_routes_under_the_emulator_and_the_metric_fil
             bad["isBase64Encoded"] = json!(false);
             let invalid = emulator.invoke(&bad).await;
             assert_eq!(invalid["statusCode"], 400);
+
+            // An event that is not an API Gateway event: the runtime reports an error for this
+            // invocation, and the same process goes on answering.
+            let malformed = emulator
+                .invoke(&json!({ "not": "an API Gateway event" }))
+                .await;
+            assert!(malformed.get("statusCode").is_none(), "{malformed}");
+            assert!(
+                malformed["errorMessage"].is_string() || malformed["errorType"].is_string(),
+                "{malformed}"
+            );
+            let again = emulator.invoke(&event("/users/get", Some(&bearer))).await;
+            assert_eq!(
+                again["statusCode"], 200,
+                "the process survived the malformed event"
+            );
         }
         let printed = emulator.log_lines();
         assert!(
@@ -223,6 +239,20 @@ async fn every_function_answers_its_routes_under_the_emulator_and_the_metric_fil
     assert_eq!(response["statusCode"], 503);
     lines.extend(unreachable.log_lines());
     drop(unreachable);
+
+    // Secrets the runs sent: the admin key, the sample session secret, token hash and salt.
+    let sample = |path: &str| requests[path].to_string();
+    assert!(sample("/session/save").contains("encrypted-blob"));
+    assert!(sample("/provisioning/save").contains("sample-token-hash-3f9a"));
+    let everything: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    for secret in [
+        ADMIN_KEY,
+        "encrypted-blob",
+        "sample-token-hash-3f9a",
+        "sample-salt-77c1",
+    ] {
+        assert!(!everything.contains(secret), "{secret} reached a log line");
+    }
 
     let template = expanded();
     let filters: BTreeMap<String, String> = resources_of(&template, "AWS::Logs::MetricFilter")
