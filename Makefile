@@ -12,8 +12,8 @@ test:
 ## Formatting and lints, as CI checks them.
 lint:
 	cargo fmt --all --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --all-targets --all-features -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 ## Sizes, cold starts, warm latency, DynamoDB calls and memory of every function (DESIGN.md §5).
 bench:

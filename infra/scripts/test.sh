@@ -2,7 +2,8 @@
 # Every test. Installs what the tests need once, cached outside the repository (DynamoDB Local;
 # cargo-lambda, zig, SAM CLI with the Lambda Runtime Interface Emulator, cfn-lint), then:
 #   1. checks template.yaml (cfn-lint, sam validate --lint);
-#   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64);
+#   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64), and checks that
+#      `sam build` builds every function of the template;
 #   3. starts DynamoDB Local on a free port and runs every test of the workspace with the DynamoDB
 #      suites and the emulator runs enabled; stops it;
 #   4. fuzzes every route of the dev server with schemathesis against openapi.yaml.
@@ -22,6 +23,15 @@ step "checking template.yaml"
 step "building release bootstraps"
 lambda_dir=$(infra/scripts/lambda-build.sh)
 ls -l "$lambda_dir"/*/bootstrap
+
+step "sam build (every function, as a deploy builds it)"
+sam_dir=$(mktemp -d)
+PATH="$bin:$PATH" "$bin/sam" build --parameter-overrides Architecture=x86_64 --build-dir "$sam_dir" >/dev/null
+functions=$(ls -d functions/*/ | wc -l)
+built=$(ls "$sam_dir"/*Function/bootstrap | wc -l)
+[ "$built" -eq "$functions" ] || { echo "test: sam build made $built bootstraps for $functions functions" >&2; exit 1; }
+ls -l "$sam_dir"/*Function/bootstrap
+rm -rf "$sam_dir"
 
 step "starting DynamoDB Local"
 

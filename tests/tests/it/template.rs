@@ -129,7 +129,7 @@ fn every_group_has_a_function_building_its_own_binary_and_nothing_else_is_a_func
         .collect();
     assert_eq!(functions.keys().cloned().collect::<BTreeSet<_>>(), expected);
     assert_eq!(
-        functions[API_FUNCTION]["Metadata"]["Binary"].as_str(),
+        functions[API_FUNCTION]["Metadata"]["BuildProperties"]["Binary"].as_str(),
         Some("api")
     );
     for group in devserver::GROUPS {
@@ -139,7 +139,7 @@ fn every_group_has_a_function_building_its_own_binary_and_nothing_else_is_a_func
             Some("rust-cargolambda")
         );
         assert_eq!(
-            function["Metadata"]["Binary"].as_str(),
+            function["Metadata"]["BuildProperties"]["Binary"].as_str(),
             Some(group.name),
             "{}",
             group.name
