@@ -21,6 +21,7 @@ struct Emulator {
     child: Child,
     port: u16,
     output: Arc<Mutex<Vec<String>>>,
+    invocations: std::sync::atomic::AtomicUsize,
 }
 
 impl Emulator {
@@ -71,10 +72,13 @@ impl Emulator {
             child,
             port,
             output,
+            invocations: Default::default(),
         }
     }
 
     async fn invoke(&self, event: &Value) -> Value {
+        self.invocations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let url = format!(
             "http://127.0.0.1:{}/2015-03-31/functions/function/invocations",
             self.port
@@ -90,8 +94,27 @@ impl Emulator {
         response.json().await.unwrap()
     }
 
-    /// The JSON log lines the function printed.
+    /// The JSON log lines the function printed, once the emulator has reported the end of every
+    /// invocation (its output is read by another thread).
     fn log_lines(&self) -> Vec<Value> {
+        let expected = self.invocations.load(std::sync::atomic::Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let ended = || {
+            self.output
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.starts_with("END RequestId"))
+                .count()
+        };
+        while ended() < expected {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the emulator reported {} of {expected} invocations",
+                ended()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let lines = self.output.lock().unwrap().clone();
         lines
             .iter()
