@@ -186,6 +186,15 @@ pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StoreError> {
         .map_err(|e| StoreError::Internal(format!("item does not convert: {e}")))
 }
 
+/// The shard of `key` among `shards`: FNV-1a of its bytes, modulo `shards`. Stable across builds
+/// and machines (it is stored), spreading writes of a sharded index over its partitions.
+pub fn shard_of(key: &str, shards: u32) -> u32 {
+    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % shards
+}
+
 /// A string attribute.
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -194,4 +203,17 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 /// A number attribute.
 pub fn n(value: impl Into<crate::Num>) -> AttributeValue {
     AttributeValue::N(value.into().to_dynamo())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_fnv1a_values() {
+        // FNV-1a 32 of "a" is 0xe40c292c; these values are stored, so they must never change.
+        assert_eq!(shard_of("a", u32::MAX), 0xe40c_292c % u32::MAX);
+        assert_eq!(shard_of("", 8), 0x811c_9dc5 % 8);
+        assert!((0..100).all(|i| shard_of(&format!("k{i}"), 4) < 4));
+    }
 }

@@ -633,10 +633,7 @@ pub fn active_key(user_id: &Key, provider: &Provider) -> String {
 /// The [`attr::BY_CREATION`] shard of a credential id: FNV-1a of its bytes, modulo
 /// [`attr::LIST_SHARDS`].
 pub fn list_shard(id: &str) -> u32 {
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % attr::LIST_SHARDS
+    shared::dynamo::shard_of(id, attr::LIST_SHARDS)
 }
 
 /// The DynamoDB store.

@@ -166,10 +166,7 @@ pub mod attr {
 
 /// The expiry-index shard of a session id: FNV-1a of its bytes, modulo [`attr::PRUNE_SHARDS`].
 pub fn prune_shard(id: &str) -> u32 {
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    hash % attr::PRUNE_SHARDS
+    shared::dynamo::shard_of(id, attr::PRUNE_SHARDS)
 }
 
 /// The DynamoDB store.
