@@ -9,6 +9,7 @@ use crate::error::{check_item_size, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -161,4 +162,33 @@ pub fn scan_prefix<T: DeserializeOwned>(
         ));
     }
     Ok(out)
+}
+
+/// Up to `limit` records of `table` with keys in `[lower, upper)` (every key when `None`), in key
+/// order or reversed, in a read transaction.
+pub fn read_range<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: Table,
+    bounds: Option<(&str, &str)>,
+    reverse: bool,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let table = txn.open_table(table).map_err(internal)?;
+    let bounds = match bounds {
+        Some((lower, upper)) => (Bound::Included(lower), Bound::Excluded(upper)),
+        None => (Bound::Unbounded, Bound::Unbounded),
+    };
+    let range = table.range::<&str>(bounds).map_err(internal)?;
+    let entries: Box<dyn Iterator<Item = _>> = if reverse {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    entries
+        .take(limit)
+        .map(|entry| {
+            let (_, value) = entry.map_err(internal)?;
+            serde_json::from_slice(value.value()).map_err(internal)
+        })
+        .collect()
 }

@@ -355,3 +355,8 @@ macro_rules! conformance {
 
 pub mod cloudwatch;
 pub mod template;
+
+/// A valid id for tests.
+pub fn key(id: &str) -> shared::Key {
+    shared::Key::parse(id).expect("a valid test id")
+}

@@ -34,16 +34,7 @@ fn read_prefix_reversed<T: DeserializeOwned>(
     limit: usize,
 ) -> Result<Vec<T>, StoreError> {
     let end = format!("{}}}", &prefix[..prefix.len() - 1]);
-    let table = txn.open_table(table).map_err(internal)?;
-    let range = table.range(prefix..end.as_str()).map_err(internal)?;
-    range
-        .rev()
-        .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(internal)?;
-            serde_json::from_slice(value.value()).map_err(internal)
-        })
-        .collect()
+    shared::embedded::read_range(txn, table, Some((prefix, end.as_str())), true, limit)
 }
 
 /// The embedded store.

@@ -83,7 +83,6 @@ use shared::parse::not_null;
 use shared::routes::WithResult;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::future::Future;
-use std::ops::Bound;
 use std::sync::Arc;
 
 /// Longest credential or usage id: the id is part of a sort key (at most 1024 bytes) after the
@@ -939,39 +938,6 @@ impl StoredCredential {
     }
 }
 
-fn embedded_internal(err: impl std::fmt::Display) -> StoreError {
-    StoreError::Internal(format!("embedded store: {err}"))
-}
-
-/// Up to `limit` values of `table` with keys in `[lower, upper)` (all keys when `None`), in key
-/// order or reversed.
-fn read_range<T: serde::de::DeserializeOwned>(
-    txn: &ReadTransaction,
-    table: Table,
-    bounds: Option<(&str, &str)>,
-    reverse: bool,
-    limit: usize,
-) -> Result<Vec<T>, StoreError> {
-    let table = txn.open_table(table).map_err(embedded_internal)?;
-    let bounds = match bounds {
-        Some((lower, upper)) => (Bound::Included(lower), Bound::Excluded(upper)),
-        None => (Bound::Unbounded, Bound::Unbounded),
-    };
-    let range = table.range::<&str>(bounds).map_err(embedded_internal)?;
-    let entries: Box<dyn Iterator<Item = _>> = if reverse {
-        Box::new(range.rev())
-    } else {
-        Box::new(range)
-    };
-    entries
-        .take(limit)
-        .map(|entry| {
-            let (_, value) = entry.map_err(embedded_internal)?;
-            serde_json::from_slice(value.value()).map_err(embedded_internal)
-        })
-        .collect()
-}
-
 /// The embedded store.
 #[derive(Clone)]
 pub struct EmbeddedProvisioningStore {
@@ -1047,8 +1013,13 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
         self.db
             .read(move |txn| {
                 let (lower, upper) = prefix_bounds(&prefix);
-                let ids: Vec<String> =
-                    read_range(txn, tables::ACTIVE, Some((&lower, &upper)), true, 1)?;
+                let ids: Vec<String> = shared::embedded::read_range(
+                    txn,
+                    tables::ACTIVE,
+                    Some((&lower, &upper)),
+                    true,
+                    1,
+                )?;
                 Ok(credentials_by_id(txn, ids)?.pop())
             })
             .await
@@ -1076,8 +1047,13 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
     async fn list(&self, limit: Limit) -> Result<Vec<Credential>, StoreError> {
         self.db
             .read(move |txn| {
-                let ids: Vec<String> =
-                    read_range(txn, tables::BY_CREATION, None, false, limit.get())?;
+                let ids: Vec<String> = shared::embedded::read_range(
+                    txn,
+                    tables::BY_CREATION,
+                    None,
+                    false,
+                    limit.get(),
+                )?;
                 credentials_by_id(txn, ids)
             })
             .await
@@ -1106,7 +1082,7 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
         self.db
             .read(move |txn| {
                 let (lower, upper) = prefix_bounds(&prefix);
-                read_range(
+                shared::embedded::read_range(
                     txn,
                     tables::USAGE,
                     Some((&lower, &upper)),

@@ -4,8 +4,8 @@ use account::{
     Account, AccountStore, AccountUpdate, DynamoAccountStore, EmbeddedAccountStore, Tokens,
 };
 use serde_json::{json, Value};
-use service_tests::{conformance, embedded_db, DynamoTables};
-use shared::{Key, Num, StoreError};
+use service_tests::{conformance, embedded_db, key, DynamoTables};
+use shared::{Num, StoreError};
 use std::collections::BTreeSet;
 
 fn embedded() -> EmbeddedAccountStore {
@@ -15,10 +15,6 @@ fn embedded() -> EmbeddedAccountStore {
 #[cfg_attr(not(feature = "dynamodb-local"), allow(dead_code))]
 fn dynamo(tables: &DynamoTables) -> DynamoAccountStore {
     DynamoAccountStore::new(tables.client.clone(), tables.table("accounts"))
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 fn tokens(count: f64) -> Tokens {

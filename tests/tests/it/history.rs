@@ -7,8 +7,8 @@ use history::{
     Recorded, Transcript, MAX_ENTRIES,
 };
 use serde_json::{json, Value};
-use service_tests::{conformance, embedded, embedded_db, spawn_app, DynamoTables};
-use shared::{Key, Num, StoreError};
+use service_tests::{conformance, embedded, embedded_db, key, spawn_app, DynamoTables};
+use shared::{Num, StoreError};
 
 fn embedded_store() -> EmbeddedHistoryStore {
     EmbeddedHistoryStore::new(embedded_db()).unwrap()
@@ -17,10 +17,6 @@ fn embedded_store() -> EmbeddedHistoryStore {
 #[cfg_attr(not(feature = "dynamodb-local"), allow(dead_code))]
 fn dynamo(tables: &DynamoTables) -> DynamoHistoryStore {
     DynamoHistoryStore::new(tables.client.clone(), tables.table("history"))
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 /// 2024-01-01T00:00:00.000Z plus `seconds`, as JavaScript's `toISOString` writes it.

@@ -6,7 +6,7 @@ use pipelines::{
     RecordRunArgs, Run, Update,
 };
 use serde_json::{json, Value};
-use service_tests::{conformance, embedded_db, DynamoTables};
+use service_tests::{conformance, embedded_db, key, DynamoTables};
 use shared::{Key, StoreError};
 
 const CREATED: &str = "2025-01-01T00:00:00.000Z";
@@ -23,10 +23,6 @@ fn dynamo(tables: &DynamoTables) -> DynamoPipelinesStore {
         tables.table("pipelines"),
         tables.table("pipeline-runs"),
     )
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 /// A create input from its JSON, parsed as the route parses it.

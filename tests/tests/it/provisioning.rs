@@ -6,9 +6,9 @@ use provisioning::{
     ProvisioningStore, RecordId, Status, Usage, UsageEntry,
 };
 use serde_json::{json, Value};
-use service_tests::{auth, conformance, embedded_db, spawn_app_with, DynamoTables, ADMIN_KEY};
+use service_tests::{auth, conformance, embedded_db, key, spawn_app_with, DynamoTables, ADMIN_KEY};
 use shared::clock::ManualClock;
-use shared::{Key, Num, StoreError};
+use shared::{Num, StoreError};
 
 fn embedded() -> EmbeddedProvisioningStore {
     EmbeddedProvisioningStore::new(embedded_db()).unwrap()
@@ -21,10 +21,6 @@ fn dynamo(tables: &DynamoTables) -> DynamoProvisioningStore {
         tables.table("credentials"),
         tables.table("provisioning-usage"),
     )
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 fn rid(id: &str) -> RecordId {

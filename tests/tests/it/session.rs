@@ -1,8 +1,8 @@
 //! The session store contract, on both stores.
 
-use service_tests::{conformance, embedded_db, DynamoTables};
+use service_tests::{conformance, embedded_db, key, DynamoTables};
 use session::{DynamoSessionStore, EmbeddedSessionStore, Session, SessionStore};
-use shared::{Key, Num};
+use shared::Num;
 
 fn embedded() -> EmbeddedSessionStore {
     EmbeddedSessionStore::new(embedded_db()).unwrap()
@@ -11,10 +11,6 @@ fn embedded() -> EmbeddedSessionStore {
 #[cfg_attr(not(feature = "dynamodb-local"), allow(dead_code))]
 fn dynamo(tables: &DynamoTables) -> DynamoSessionStore {
     DynamoSessionStore::new(tables.client.clone(), tables.table("sessions"))
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 fn session(id: &str, expires_at: f64) -> Session {

@@ -1,7 +1,7 @@
 //! The users store contract, on both stores.
 
-use service_tests::{conformance, embedded_db, DynamoTables};
-use shared::{Key, Num};
+use service_tests::{conformance, embedded_db, key, DynamoTables};
+use shared::Num;
 use users::{DynamoUsersStore, EmbeddedUsersStore, Profile, UsersStore};
 
 fn embedded() -> EmbeddedUsersStore {
@@ -11,10 +11,6 @@ fn embedded() -> EmbeddedUsersStore {
 #[cfg_attr(not(feature = "dynamodb-local"), allow(dead_code))]
 fn dynamo(tables: &DynamoTables) -> DynamoUsersStore {
     DynamoUsersStore::new(tables.client.clone(), tables.table("users"))
-}
-
-fn key(id: &str) -> Key {
-    Key::parse(id).unwrap()
 }
 
 conformance!(embedded(), dynamo;
