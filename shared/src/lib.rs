@@ -15,6 +15,7 @@ pub mod dynamo;
 pub mod embedded;
 pub mod error;
 pub mod group;
+pub mod import;
 pub mod lambda;
 pub mod log;
 pub mod num;

@@ -87,6 +87,16 @@ fn lookup_item(secret: &str, id: &Key) -> Item {
     ])
 }
 
+/// What the `convex-import` command writes for `pipeline`: the pipeline (version 1) and its
+/// secret lookup, both in the pipelines table. A lookup of a secret the pipeline held before stays
+/// behind, and never resolves: `findByWebhookSecret` checks the pipeline's current secret.
+pub(crate) fn import_items(pipeline: &Pipeline) -> Result<Vec<(usize, Item)>, StoreError> {
+    Ok(vec![
+        (0, pipeline_item(pipeline, 1)?),
+        (0, lookup_item(&pipeline.webhook_secret, &pipeline.id)),
+    ])
+}
+
 fn pk(key: String) -> std::collections::HashMap<String, AttributeValue> {
     std::collections::HashMap::from([(attr::PK.to_owned(), s(key))])
 }

@@ -37,6 +37,28 @@ fn read_prefix_reversed<T: DeserializeOwned>(
     shared::embedded::read_range(txn, table, Some((prefix, end.as_str())), true, limit)
 }
 
+/// Writes `pipeline` as the `convex-import` command imports it, in place of what its id held,
+/// with the lookup of its secret (the lookup of the secret it held before is removed).
+pub(crate) fn import_put(
+    txn: &embedded::WriteTransaction,
+    pipeline: &Pipeline,
+) -> Result<(), StoreError> {
+    let id = pipeline.id.as_str();
+    if let Some(old) = embedded::get_for_update::<Pipeline>(txn, PIPELINES, id)? {
+        let old_secret = attr::secret_key(&old.webhook_secret);
+        if embedded::get_for_update::<String>(txn, SECRETS, &old_secret)?.as_deref() == Some(id) {
+            embedded::delete(txn, SECRETS, &old_secret)?;
+        }
+    }
+    embedded::put(txn, PIPELINES, id, pipeline)?;
+    embedded::put(
+        txn,
+        SECRETS,
+        &attr::secret_key(&pipeline.webhook_secret),
+        &id,
+    )
+}
+
 /// The embedded store.
 #[derive(Clone)]
 pub struct EmbeddedPipelinesStore {

@@ -79,6 +79,7 @@ use futures::future::try_join_all;
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::dynamo::Item;
 use shared::embedded::{self, EmbeddedDb, ReadTransaction, Table};
+use shared::import::Doc;
 use shared::parse::not_null;
 use shared::routes::WithResult;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
@@ -278,11 +279,15 @@ pub struct Usage {
 }
 
 /// The usage `/provisioning/recordUsage` receives: a [`Usage`] whose id may be omitted.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UsageEntry {
     /// The caller's id; the service generates a UUID v4 when it is omitted.
-    #[serde(default, deserialize_with = "not_null")]
+    #[serde(
+        default,
+        deserialize_with = "not_null",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub id: Option<RecordId>,
     /// The user charged.
     pub user_id: Key,
@@ -651,6 +656,100 @@ fn visible<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, StoreErr
     shared::dynamo::from_item(item)
 }
 
+/// The item of a usage record created with `created_key`.
+fn usage_item(usage: &Usage, created_key: String) -> Result<Item, StoreError> {
+    let mut item = shared::dynamo::to_item(usage)?;
+    item.insert(attr::CREATED_KEY.into(), shared::dynamo::s(created_key));
+    Ok(item)
+}
+
+/// The whole item of a credential created with `created_key`, hidden index attributes included
+/// (the active key only while it is active: the index is sparse).
+fn credential_item(credential: &Credential, created_key: String) -> Result<Item, StoreError> {
+    use shared::dynamo::{n, s};
+    let id = credential.id.as_str();
+    let mut item = shared::dynamo::to_item(credential)?;
+    item.insert(attr::CREATED_KEY.into(), s(created_key));
+    item.insert(attr::LIST_SHARD.into(), n(f64::from(list_shard(id))));
+    if credential.status == Status::Active {
+        item.insert(
+            attr::ACTIVE_KEY.into(),
+            s(active_key(&credential.user_id, &credential.provider)),
+        );
+    }
+    Ok(item)
+}
+
+/// The Convex `provisioning_credentials` table, for the `convex-import` command. Its creation
+/// order (`findActive`, `list`) is Convex's `_creationTime`.
+pub struct CredentialImport;
+
+impl shared::import::ImportTable for CredentialImport {
+    const CONVEX_TABLE: &'static str = "provisioning_credentials";
+    const TABLES: &'static [shared::config::TableRef] = &[attr::CREDENTIALS];
+    type Record = Credential;
+
+    fn key(credential: &Credential) -> String {
+        format!("{} {}", attr::ID, credential.id.as_str())
+    }
+
+    fn items(doc: &Doc<Credential>) -> Result<Vec<(usize, Item)>, StoreError> {
+        let key = created_key(doc.created_ms, doc.record.id.as_str());
+        Ok(vec![(0, credential_item(&doc.record, key)?)])
+    }
+
+    fn put_embedded(
+        txn: &embedded::WriteTransaction,
+        doc: &Doc<Credential>,
+    ) -> Result<(), StoreError> {
+        let id = doc.record.id.as_str();
+        let old: Option<StoredCredential> = embedded::get_for_update(txn, tables::CREDENTIALS, id)?;
+        let stored = StoredCredential {
+            created_key: created_key(doc.created_ms, id),
+            record: doc.record.clone(),
+        };
+        put_stored(txn, old.as_ref(), &stored)
+    }
+}
+
+/// The Convex `provisioning_usage` table, for the `convex-import` command. Its order
+/// (`listUsage`) is Convex's `_creationTime`; a record without an `id` gets its Convex `_id`, so
+/// that an import run twice writes the same records.
+pub struct UsageImport;
+
+impl shared::import::ImportTable for UsageImport {
+    const CONVEX_TABLE: &'static str = "provisioning_usage";
+    const TABLES: &'static [shared::config::TableRef] = &[attr::USAGE];
+    type Record = UsageEntry;
+
+    fn complete(mut entry: UsageEntry, convex_id: &str) -> Result<UsageEntry, String> {
+        if entry.id.is_none() {
+            entry.id = Some(RecordId::parse(convex_id)?);
+        }
+        Ok(entry)
+    }
+
+    fn key(entry: &UsageEntry) -> String {
+        let id = entry.id.as_ref().map_or("", RecordId::as_str);
+        format!("{} {}", attr::ID, id)
+    }
+
+    fn items(doc: &Doc<UsageEntry>) -> Result<Vec<(usize, Item)>, StoreError> {
+        let usage = doc.record.clone().into_usage();
+        let key = created_key(doc.created_ms, usage.id.as_str());
+        Ok(vec![(0, usage_item(&usage, key)?)])
+    }
+
+    fn put_embedded(
+        txn: &embedded::WriteTransaction,
+        doc: &Doc<UsageEntry>,
+    ) -> Result<(), StoreError> {
+        let usage = doc.record.clone().into_usage();
+        let key = usage_key(&usage, &created_key(doc.created_ms, usage.id.as_str()));
+        embedded::put(txn, tables::USAGE, &key, &usage)
+    }
+}
+
 fn created_key_of(item: &Item) -> Result<String, StoreError> {
     item.get(attr::CREATED_KEY)
         .and_then(|v| v.as_s().ok())
@@ -840,11 +939,7 @@ impl ProvisioningStore for DynamoProvisioningStore {
     async fn record_usage(&self, entry: UsageEntry, now: Num) -> Result<Usage, StoreError> {
         use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
         let usage = entry.into_usage();
-        let mut item = shared::dynamo::to_item(&usage)?;
-        item.insert(
-            attr::CREATED_KEY.into(),
-            shared::dynamo::s(created_key(now.get(), usage.id.as_str())),
-        );
+        let item = usage_item(&usage, created_key(now.get(), usage.id.as_str()))?;
         let result = self
             .client
             .put_item()
@@ -938,6 +1033,35 @@ impl StoredCredential {
     }
 }
 
+/// Stores `stored` in place of `old` (what its id held, if anything), moving its entries in both
+/// index tables along.
+fn put_stored(
+    txn: &embedded::WriteTransaction,
+    old: Option<&StoredCredential>,
+    stored: &StoredCredential,
+) -> Result<(), StoreError> {
+    let id = stored.record.id.as_str();
+    let old_created = old.map(|old| old.created_key.as_str());
+    if old_created != Some(stored.created_key.as_str()) {
+        if let Some(old_created) = old_created {
+            embedded::delete(txn, tables::BY_CREATION, old_created)?;
+        }
+        embedded::put(txn, tables::BY_CREATION, &stored.created_key, &id)?;
+    }
+    if let Some(entry) = old.and_then(StoredCredential::active_entry) {
+        embedded::delete(txn, tables::ACTIVE, &entry)?;
+    }
+    if let Some(entry) = stored.active_entry() {
+        embedded::put(txn, tables::ACTIVE, &entry, &id)?;
+    }
+    embedded::put(txn, tables::CREDENTIALS, id, stored)
+}
+
+/// The embedded key of a usage record: the user's group prefix, then its creation key.
+fn usage_key(usage: &Usage, created_key: &str) -> String {
+    format!("{}{created_key}", group_prefix(usage.user_id.as_str()))
+}
+
 /// The embedded store.
 #[derive(Clone)]
 pub struct EmbeddedProvisioningStore {
@@ -984,22 +1108,12 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
                         created_key: old.created_key.clone(),
                         record: credential.kept_over(&old.record),
                     },
-                    None => {
-                        let created_key = created_key(now.get(), &id);
-                        embedded::put(txn, tables::BY_CREATION, &created_key, &id)?;
-                        StoredCredential {
-                            created_key,
-                            record: credential,
-                        }
-                    }
+                    None => StoredCredential {
+                        created_key: created_key(now.get(), &id),
+                        record: credential,
+                    },
                 };
-                if let Some(entry) = old.as_ref().and_then(StoredCredential::active_entry) {
-                    embedded::delete(txn, tables::ACTIVE, &entry)?;
-                }
-                if let Some(entry) = stored.active_entry() {
-                    embedded::put(txn, tables::ACTIVE, &entry, &id)?;
-                }
-                embedded::put(txn, tables::CREDENTIALS, &id, &stored)
+                put_stored(txn, old.as_ref(), &stored)
             })
             .await
     }
@@ -1063,11 +1177,7 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
         let usage = entry.into_usage();
         self.db
             .write(move |txn| {
-                let key = format!(
-                    "{}{}",
-                    group_prefix(usage.user_id.as_str()),
-                    created_key(now.get(), usage.id.as_str())
-                );
+                let key = usage_key(&usage, &created_key(now.get(), usage.id.as_str()));
                 if let Some(stored) = embedded::get_for_update(txn, tables::USAGE, &key)? {
                     return Ok(stored);
                 }

@@ -15,6 +15,7 @@
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use shared::embedded::{self, EmbeddedDb, Table};
+use shared::import::Doc;
 use shared::routes::WithResult;
 use shared::{ApiError, Key, Num, Routes, StoreError};
 use std::future::Future;
@@ -169,6 +170,46 @@ pub fn prune_shard(id: &str) -> u32 {
     shared::dynamo::shard_of(id, attr::PRUNE_SHARDS)
 }
 
+/// The item of `session`: its fields, its expiry index shard and its TTL (a day past expiry).
+fn session_item(session: &Session) -> Result<shared::dynamo::Item, StoreError> {
+    use shared::dynamo::n;
+    let ttl = (session.expires_at.get() / 1000.0 + TTL_GRACE_SECONDS)
+        .floor()
+        .max(0.0);
+    let mut item = shared::dynamo::to_item(session)?;
+    item.insert(
+        attr::PRUNE_SHARD.into(),
+        n(f64::from(prune_shard(session.id.as_str()))),
+    );
+    item.insert(attr::TTL.into(), n(ttl));
+    Ok(item)
+}
+
+/// The Convex `sessions` table, for the `convex-import` command: the expiry index shard and the
+/// TTL attribute are rebuilt from `expiresAt`, as `save` writes them.
+pub struct Import;
+
+impl shared::import::ImportTable for Import {
+    const CONVEX_TABLE: &'static str = "sessions";
+    const TABLES: &'static [shared::config::TableRef] = &[attr::TABLE];
+    type Record = Session;
+
+    fn key(session: &Session) -> String {
+        format!("{} {}", attr::ID, session.id.as_str())
+    }
+
+    fn items(doc: &Doc<Session>) -> Result<Vec<(usize, shared::dynamo::Item)>, StoreError> {
+        Ok(vec![(0, session_item(&doc.record)?)])
+    }
+
+    fn put_embedded(
+        txn: &embedded::WriteTransaction,
+        doc: &Doc<Session>,
+    ) -> Result<(), StoreError> {
+        embedded::put(txn, SESSIONS, doc.record.id.as_str(), &doc.record)
+    }
+}
+
 /// The DynamoDB store.
 #[derive(Clone)]
 pub struct DynamoSessionStore {
@@ -253,20 +294,10 @@ impl DynamoSessionStore {
 
 impl SessionStore for DynamoSessionStore {
     async fn save(&self, session: Session) -> Result<(), StoreError> {
-        use shared::dynamo::n;
-        let ttl = (session.expires_at.get() / 1000.0 + TTL_GRACE_SECONDS)
-            .floor()
-            .max(0.0);
-        let mut item = shared::dynamo::to_item(&session)?;
-        item.insert(
-            attr::PRUNE_SHARD.into(),
-            n(f64::from(prune_shard(session.id.as_str()))),
-        );
-        item.insert(attr::TTL.into(), n(ttl));
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(session_item(&session)?))
             .send()
             .await
             .map_err(|e| shared::dynamo::store_error("session.save", e))?;

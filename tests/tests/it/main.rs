@@ -7,6 +7,7 @@ mod emulator;
 mod faults;
 mod history;
 mod http;
+mod import;
 mod openapi;
 mod pipelines;
 mod provisioning;
