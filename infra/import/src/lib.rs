@@ -683,9 +683,15 @@ pub fn summary(report: &Report, seconds: f64) -> String {
     } else {
         "wrote"
     };
+    let unknown: usize = report
+        .tables
+        .iter()
+        .filter(|t| t.kind == TableKind::Unknown)
+        .map(|t| t.read)
+        .sum();
     let _ = write!(
         text,
-        "{verb} {} document(s), skipped {}, in {seconds:.1} s",
+        "{verb} {} document(s), skipped {} invalid or left out and {unknown} of other tables, in {seconds:.1} s",
         report.written(),
         report.skipped()
     );

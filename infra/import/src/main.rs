@@ -92,6 +92,11 @@ async fn run(args: Args) -> Result<(), String> {
                     .map_err(|e| format!("--stack-outputs {}: {e}", file.display()))?,
                 None => TableNames::default(),
             };
+            if args.create_tables && args.stack_outputs.is_some() {
+                return Err(
+                    "--create-tables is for a local endpoint: a stack's tables exist".into(),
+                );
+            }
             let client = shared::dynamo::client(&config).await;
             if args.create_tables {
                 devserver::create_tables(&client, &names.prefix)

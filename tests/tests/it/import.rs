@@ -651,6 +651,7 @@ service_tests::conformance!(embedded(), dynamo;
     running_the_same_import_again_changes_nothing,
     a_dry_run_reports_what_it_would_write_and_writes_nothing,
     strict_stops_before_writing_anything,
+    a_second_import_restores_the_snapshot_over_later_changes,
 );
 
 #[test]
@@ -673,4 +674,162 @@ fn every_table_is_named_in_the_stack_outputs_the_import_reads() {
             table.resource
         );
     }
+}
+
+async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) {
+    let path = Fixture::new().zip();
+    import(&path, &under.target, Options::default())
+        .await
+        .expect("the import runs");
+    let app = spawn_app(under.store.clone()).await;
+    let find_active = json!({ "userId": "prov-user", "provider": "openai" });
+    app.ok(
+        "/provisioning/markRevoked",
+        json!({ "credentialId": "cred-new" }),
+    )
+    .await;
+    assert_eq!(
+        app.ok("/provisioning/findActive", find_active.clone())
+            .await["credential"]["id"],
+        json!("cred-old")
+    );
+    let rotated = app
+        .ok(
+            "/pipelines/update",
+            json!({ "id": "pipe-1", "input": { "rotateSecret": true } }),
+        )
+        .await["pipeline"]["webhookSecret"]
+        .clone();
+    assert_ne!(rotated, json!(SECRET_1));
+
+    import(&path, &under.target, Options::default())
+        .await
+        .expect("the second import runs");
+    assert_eq!(
+        app.ok("/provisioning/findActive", find_active).await["credential"]["id"],
+        json!("cred-new"),
+        "the snapshot's state again, in the active index too"
+    );
+    let listed = app.ok("/provisioning/list", json!({})).await;
+    assert_eq!(
+        listed["credentials"].as_array().map(Vec::len),
+        Some(4),
+        "no index entry twice: {listed}"
+    );
+    assert_eq!(
+        app.ok(
+            "/pipelines/findByWebhookSecret",
+            json!({ "secret": SECRET_1 })
+        )
+        .await["pipeline"]["id"],
+        json!("pipe-1")
+    );
+    assert_eq!(
+        app.ok(
+            "/pipelines/findByWebhookSecret",
+            json!({ "secret": rotated })
+        )
+        .await,
+        json!({ "pipeline": null }),
+        "the secret issued after the export no longer resolves"
+    );
+}
+
+/// Makes the fields of document `i` of a table.
+type DocumentOf = Box<dyn Fn(usize) -> Value>;
+
+/// `documents` documents over four tables, as a directory export.
+fn large_export(documents: usize) -> PathBuf {
+    let dir = scratch("large-export");
+    let quarter = documents / 4;
+    let tables: [(&str, DocumentOf); 4] = [
+        (
+            "sessions",
+            Box::new(
+                |i| json!({ "id": format!("s{i}"), "secret": format!("enc:{i}"), "expiresAt": 1_900_000_000_000u64 + i as u64 }),
+            ),
+        ),
+        (
+            "users",
+            Box::new(
+                |i| json!({ "clerkId": format!("user_{i}"), "email": format!("u{i}@example.com"), "createdAt": i, "updatedAt": i }),
+            ),
+        ),
+        (
+            "provisioning_usage",
+            Box::new(
+                |i| json!({ "id": format!("use-{i}"), "userId": format!("user_{}", i % 1000), "provider": "openai", "tokensUsed": i, "costMinorUnits": 1, "recordedAt": i }),
+            ),
+        ),
+        (
+            "history_entries",
+            Box::new(|i| history_entry(&format!("user_{}", i / 200), i % 200)),
+        ),
+    ];
+    let mut list = String::new();
+    for (n, (table, make)) in tables.iter().enumerate() {
+        list.push_str(&json!({ "name": table, "id": 10001 + n }).to_string());
+        list.push('\n');
+        let mut text = String::new();
+        for i in 0..quarter {
+            text.push_str(&doc(&format!("{table}-{i}"), 1000 + i, make(i)).to_string());
+            text.push('\n');
+        }
+        std::fs::create_dir_all(dir.join(table)).expect("table dir");
+        std::fs::write(dir.join(table).join("documents.jsonl"), text).expect("documents");
+    }
+    std::fs::create_dir_all(dir.join("_tables")).expect("_tables");
+    std::fs::write(dir.join("_tables/documents.jsonl"), list).expect("table list");
+    dir
+}
+
+/// Imports 100,000 documents and prints the rate (`-- --nocapture` shows it); the bound is loose,
+/// it only catches an import that stopped batching or stalls on retries.
+async fn import_at_scale(under: Under, store: &str) {
+    const DOCUMENTS: usize = 100_000;
+    let path = large_export(DOCUMENTS);
+    let started = std::time::Instant::now();
+    let mut snapshot = Snapshot::open(&path).expect("the export opens");
+    let report = convex_import::run(
+        &mut snapshot,
+        &under.target,
+        Options::default(),
+        &Progress::new(Box::new(std::io::stderr())),
+    )
+    .await
+    .expect("the import runs");
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "import of {DOCUMENTS} documents into {store}: {seconds:.1} s, {:.0} documents/s",
+        DOCUMENTS as f64 / seconds
+    );
+    assert_eq!(report.written(), DOCUMENTS);
+    assert_eq!(report.skipped(), 0);
+    assert!(seconds < 600.0, "{seconds:.1} s");
+    let app = spawn_app(under.store.clone()).await;
+    assert_eq!(
+        app.ok("/users/get", json!({ "clerkId": "user_24999" }))
+            .await["email"],
+        json!("u24999@example.com")
+    );
+    let usage = app
+        .ok(
+            "/provisioning/listUsage",
+            json!({ "userId": "user_7", "limit": 1000 }),
+        )
+        .await;
+    assert_eq!(usage["usage"].as_array().map(Vec::len), Some(25));
+    assert_eq!(usage["usage"][0]["id"], json!("use-24007"));
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_documents_import_into_the_embedded_store() {
+    import_at_scale(embedded(), "the embedded store (in memory)").await;
+}
+
+#[cfg(feature = "dynamodb-local")]
+#[tokio::test]
+async fn a_hundred_thousand_documents_import_into_dynamodb_local() {
+    let tables = service_tests::DynamoTables::create().await;
+    import_at_scale(dynamo(&tables), "DynamoDB Local").await;
 }
