@@ -258,7 +258,8 @@ pub enum ImportError {
 /// Prints a progress line at most once a second while a table is written.
 pub struct Progress {
     out: Mutex<Box<dyn std::io::Write + Send>>,
-    last: Mutex<Instant>,
+    /// When the last line was printed, and its table and count.
+    last: Mutex<(Instant, Option<(String, usize)>)>,
 }
 
 impl Progress {
@@ -266,7 +267,7 @@ impl Progress {
     pub fn new(out: Box<dyn std::io::Write + Send>) -> Self {
         Self {
             out: Mutex::new(out),
-            last: Mutex::new(Instant::now()),
+            last: Mutex::new((Instant::now(), None)),
         }
     }
 
@@ -282,11 +283,12 @@ impl Progress {
     }
 
     fn tick(&self, table: &str, done: usize, total: usize, started: Instant, last: bool) {
-        let mut at = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if !last && at.elapsed() < Duration::from_secs(1) {
+        let mut printed = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let same = printed.1.as_ref() == Some(&(table.to_owned(), done));
+        if same || (!last && printed.0.elapsed() < Duration::from_secs(1)) {
             return;
         }
-        *at = Instant::now();
+        *printed = (Instant::now(), Some((table.to_owned(), done)));
         let seconds = started.elapsed().as_secs_f64().max(1e-3);
         self.line(&format!(
             "{table}: {done} of {total} documents written ({:.0}/s)",
