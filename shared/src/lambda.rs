@@ -18,7 +18,7 @@ pub async fn serve(
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
-    let client = crate::dynamo::client(&config).await;
+    let client = crate::dynamo::lambda_client(&config).await;
     let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
     run(config, routes).await
 }
@@ -40,7 +40,7 @@ pub async fn serve_functions(
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
-    let client = crate::dynamo::client(&config).await;
+    let client = crate::dynamo::lambda_client(&config).await;
     let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
     run_functions(config, routes).await
 }
