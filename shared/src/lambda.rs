@@ -6,8 +6,10 @@ use crate::log::Stdout;
 use crate::routes::Routes;
 use crate::service::{Request, Response, Service};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::{Body, IntoResponse, RequestExt};
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// The whole `main` of a group's Lambda function: tracing, configuration and the DynamoDB client
@@ -26,10 +28,14 @@ pub async fn serve(
 /// Serves `routes` as a Lambda function until the runtime stops it.
 pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
     let service = Arc::new(Service::new(config.auth, routes, Arc::new(Stdout)));
-    lambda_http::run(lambda_http::service_fn(move |event: lambda_http::Request| {
-        let service = Arc::clone(&service);
-        async move { Ok::<_, Infallible>(into_lambda(service.handle(from_lambda(event)).await)) }
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |event: lambda_http::Request| {
+            let service = Arc::clone(&service);
+            async move {
+                Ok::<_, Infallible>(Ready(into_lambda(service.handle(from_lambda(event)).await)))
+            }
+        },
+    ))
     .await
 }
 
@@ -52,10 +58,24 @@ pub async fn run_functions(config: Config, routes: Routes) -> Result<(), lambda_
     lambda_http::run(lambda_http::service_fn(
         move |event: lambda_http::Request| {
             let convex = Arc::clone(&convex);
-            async move { Ok::<_, Infallible>(into_lambda(convex.handle(from_lambda(event)).await)) }
+            async move {
+                Ok::<_, Infallible>(Ready(into_lambda(convex.handle(from_lambda(event)).await)))
+            }
         },
     ))
     .await
+}
+
+/// A response handed to the runtime as it is. `lambda_http`'s own [`IntoResponse`] for a
+/// `Response<B>` collects the body again and decodes it by the charset of its `content-type` (through
+/// `encoding_rs`, some 150 KB of tables in the binary); [`into_lambda`] already makes the UTF-8 text
+/// that decoding would.
+struct Ready(lambda_http::Response<Body>);
+
+impl IntoResponse for Ready {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = lambda_http::Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
 }
 
 /// Turns an API Gateway event into a [`Request`].
@@ -96,8 +116,11 @@ pub fn into_lambda(response: Response) -> lambda_http::Response<Body> {
     if let Some(allow) = response.allow {
         builder = builder.header("allow", allow);
     }
+    // Bodies are JSON, so UTF-8; were one not, its invalid bytes become U+FFFD, as `lambda_http`'s
+    // charset decoding of an `application/json` body did before [`Ready`].
     let body = String::from_utf8(response.body)
-        .map(Body::Text)
-        .unwrap_or_else(|e| Body::Binary(e.into_bytes()));
-    builder.body(body).expect("status and headers are valid")
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    builder
+        .body(Body::Text(body))
+        .expect("status and headers are valid")
 }
