@@ -3,7 +3,7 @@
 use crate::config::Config;
 use crate::convex::ConvexService;
 use crate::log::Stdout;
-use crate::routes::Routes;
+use crate::routes::{Functions, Http, Routes};
 use crate::service::{Request, Response, Service};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, IntoResponse, RequestExt};
@@ -13,10 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// The whole `main` of a group's Lambda function: tracing, configuration and the DynamoDB client
-/// once at start, then [`run`] on the group's DynamoDB routes (`GROUP.dynamo`: only the DynamoDB
-/// store is linked into the function).
+/// once at start, then [`run`] on the group's DynamoDB routes (its `dynamo_routes`: only the DynamoDB
+/// store and the HTTP routes are linked into the function).
 pub async fn serve(
-    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes<Http>,
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
@@ -26,7 +26,7 @@ pub async fn serve(
 }
 
 /// Serves `routes` as a Lambda function until the runtime stops it.
-pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+pub async fn run(config: Config, routes: Routes<Http>) -> Result<(), lambda_http::Error> {
     let service = Arc::new(Service::new(config.auth, routes, Arc::new(Stdout)));
     lambda_http::run(lambda_http::service_fn(
         move |event: lambda_http::Request| {
@@ -40,9 +40,10 @@ pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Erro
 }
 
 /// The whole `main` of the function serving the Convex function protocol (`/api/query`,
-/// `/api/mutation`): as [`serve`], with `dynamo_routes` every group's DynamoDB routes.
+/// `/api/mutation`): as [`serve`], with `dynamo_routes` every group's DynamoDB routes, built for
+/// the function protocol only.
 pub async fn serve_functions(
-    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes<Functions>,
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
@@ -52,7 +53,10 @@ pub async fn serve_functions(
 }
 
 /// Serves `routes` through [`ConvexService`] as a Lambda function until the runtime stops it.
-pub async fn run_functions(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+pub async fn run_functions(
+    config: Config,
+    routes: Routes<Functions>,
+) -> Result<(), lambda_http::Error> {
     let service = Service::new(config.auth, routes, Arc::new(Stdout));
     let convex = Arc::new(ConvexService::new(Arc::new(service)));
     lambda_http::run(lambda_http::service_fn(
