@@ -472,8 +472,10 @@ enum Failure {
 
 /// The function protocol in front of a [`Service`]: `/api/query` and `/api/mutation` dispatch by
 /// function name to the service's route table, behind its auth guard, logging to its sink; every
-/// other path goes to the service itself. So one server (the dev server, or a Lambda function)
-/// serves both surfaces.
+/// other path goes to the service itself. So one server serves both surfaces when its table is
+/// built for both (the dev server); the `api` Lambda function's table has the function protocol only
+/// ([`crate::routes::Functions`]: API Gateway sends it `/api/query` and `/api/mutation` alone), so
+/// other paths find no route there.
 pub struct ConvexService {
     service: Arc<Service>,
 }

@@ -27,11 +27,51 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(4_000);
 /// Attempts per call, the first included.
 pub const MAX_ATTEMPTS: u32 = 3;
 
-/// Builds the client: region and credentials from the environment (as in Lambda), bounded timeouts
-/// and retries. With `DYNAMODB_ENDPOINT` set (DynamoDB Local), region and credentials default to
-/// placeholders when the environment has none.
+/// Builds the client with the SDK's whole default configuration chain (environment, profile files,
+/// web identity, ECS, IMDS), as the dev server and the tests need (people run them against real AWS
+/// with profiles); bounded timeouts and retries. With `DYNAMODB_ENDPOINT` set (DynamoDB Local),
+/// region and credentials default to placeholders when the environment has none.
+/// The Lambda functions use [`lambda_client`] instead.
 pub async fn client(config: &Config) -> Client {
     Client::new(&sdk_config(config).await)
+}
+
+/// Builds the client of a Lambda function: region (`AWS_REGION`, else `AWS_DEFAULT_REGION`) and
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) from the
+/// environment, where the Lambda runtime puts them, with the same HTTPS client, timeouts, retries and
+/// `DYNAMODB_ENDPOINT` override as [`client`].
+///
+/// In Lambda, [`client`]'s default chain would stop at the same environment variables; building the
+/// client from them directly leaves the rest of the chain (profile files, SSO, STS web identity and
+/// assume-role, ECS and IMDS providers) out of the binary: it is what keeps the functions under 5 MiB.
+/// Configuration that only the default chain reads (profile files, `AWS_ENDPOINT_URL*`,
+/// `AWS_USE_FIPS_ENDPOINT`, ...) is not read here: the functions are configured by `DYNAMODB_ENDPOINT`.
+pub async fn lambda_client(config: &Config) -> Client {
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
+    use aws_config::meta::region::ProvideRegion;
+    let endpoint = config.dynamodb_endpoint.as_deref();
+    let region = match EnvironmentVariableRegionProvider::new().region().await {
+        Some(region) => Some(region),
+        None => endpoint.map(|_| Region::new("us-east-1")),
+    };
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .http_client(https_client())
+        .timeout_config(timeout_config())
+        .retry_config(retry_config());
+    builder = match endpoint {
+        Some(endpoint) if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() => builder
+            .endpoint_url(endpoint)
+            .credentials_provider(local_credentials()),
+        Some(endpoint) => builder
+            .endpoint_url(endpoint)
+            .credentials_provider(EnvironmentVariableCredentialsProvider::new()),
+        None => builder.credentials_provider(EnvironmentVariableCredentialsProvider::new()),
+    };
+    Client::from_conf(builder.build())
 }
 
 /// A client that records the name of every DynamoDB call it makes (for round-trip budgets in
@@ -48,19 +88,8 @@ pub async fn counted_client(config: &Config) -> (Client, CallCounter) {
 pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(Duration::from_millis(50))
-                .with_max_backoff(Duration::from_millis(500)),
-        );
+        .timeout_config(timeout_config())
+        .retry_config(retry_config());
     if let Some(endpoint) = &config.dynamodb_endpoint {
         loader = loader.endpoint_url(endpoint);
         if std::env::var_os("AWS_REGION").is_none()
@@ -69,16 +98,32 @@ pub async fn sdk_config(config: &Config) -> aws_config::SdkConfig {
             loader = loader.region(Region::new("us-east-1"));
         }
         if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "dynamodb-local",
-            ));
+            loader = loader.credentials_provider(local_credentials());
         }
     }
     loader.load().await
+}
+
+/// Placeholder credentials for DynamoDB Local when the environment has none.
+fn local_credentials() -> Credentials {
+    Credentials::new("local", "local", None, None, "dynamodb-local")
+}
+
+/// Bounded timeouts: [`CONNECT_TIMEOUT`], [`ATTEMPT_TIMEOUT`], [`OPERATION_TIMEOUT`].
+fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// Standard retries: [`MAX_ATTEMPTS`] attempts, backoff from 50 ms up to 500 ms.
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(500))
 }
 
 /// The HTTPS client: hyper with rustls on the `ring` crypto provider (smaller and quicker to load

@@ -3,59 +3,83 @@
 use crate::config::Config;
 use crate::convex::ConvexService;
 use crate::log::Stdout;
-use crate::routes::Routes;
+use crate::routes::{Functions, Http, Routes};
 use crate::service::{Request, Response, Service};
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt};
+use lambda_http::{Body, IntoResponse, RequestExt};
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// The whole `main` of a group's Lambda function: tracing, configuration and the DynamoDB client
-/// once at start, then [`run`] on the group's DynamoDB routes (`GROUP.dynamo`: only the DynamoDB
-/// store is linked into the function).
+/// once at start, then [`run`] on the group's DynamoDB routes (its `dynamo_routes`: only the DynamoDB
+/// store and the HTTP routes are linked into the function).
 pub async fn serve(
-    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes<Http>,
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
-    let client = crate::dynamo::client(&config).await;
+    let client = crate::dynamo::lambda_client(&config).await;
     let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
     run(config, routes).await
 }
 
 /// Serves `routes` as a Lambda function until the runtime stops it.
-pub async fn run(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+pub async fn run(config: Config, routes: Routes<Http>) -> Result<(), lambda_http::Error> {
     let service = Arc::new(Service::new(config.auth, routes, Arc::new(Stdout)));
-    lambda_http::run(lambda_http::service_fn(move |event: lambda_http::Request| {
-        let service = Arc::clone(&service);
-        async move { Ok::<_, Infallible>(into_lambda(service.handle(from_lambda(event)).await)) }
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |event: lambda_http::Request| {
+            let service = Arc::clone(&service);
+            async move {
+                Ok::<_, Infallible>(Ready(into_lambda(service.handle(from_lambda(event)).await)))
+            }
+        },
+    ))
     .await
 }
 
 /// The whole `main` of the function serving the Convex function protocol (`/api/query`,
-/// `/api/mutation`): as [`serve`], with `dynamo_routes` every group's DynamoDB routes.
+/// `/api/mutation`): as [`serve`], with `dynamo_routes` every group's DynamoDB routes, built for
+/// the function protocol only.
 pub async fn serve_functions(
-    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes,
+    dynamo_routes: fn(&crate::dynamo::Client, &str, crate::SharedClock) -> Routes<Functions>,
 ) -> Result<(), lambda_http::Error> {
     crate::log::init_tracing();
     let config = Config::from_env();
-    let client = crate::dynamo::client(&config).await;
+    let client = crate::dynamo::lambda_client(&config).await;
     let routes = dynamo_routes(&client, "", Arc::new(crate::SystemClock));
     run_functions(config, routes).await
 }
 
 /// Serves `routes` through [`ConvexService`] as a Lambda function until the runtime stops it.
-pub async fn run_functions(config: Config, routes: Routes) -> Result<(), lambda_http::Error> {
+pub async fn run_functions(
+    config: Config,
+    routes: Routes<Functions>,
+) -> Result<(), lambda_http::Error> {
     let service = Service::new(config.auth, routes, Arc::new(Stdout));
     let convex = Arc::new(ConvexService::new(Arc::new(service)));
     lambda_http::run(lambda_http::service_fn(
         move |event: lambda_http::Request| {
             let convex = Arc::clone(&convex);
-            async move { Ok::<_, Infallible>(into_lambda(convex.handle(from_lambda(event)).await)) }
+            async move {
+                Ok::<_, Infallible>(Ready(into_lambda(convex.handle(from_lambda(event)).await)))
+            }
         },
     ))
     .await
+}
+
+/// A response handed to the runtime as it is. `lambda_http`'s own [`IntoResponse`] for a
+/// `Response<B>` collects the body again and decodes it by the charset of its `content-type` (through
+/// `encoding_rs`, some 150 KB of tables in the binary); [`into_lambda`] already makes the UTF-8 text
+/// that decoding would.
+struct Ready(lambda_http::Response<Body>);
+
+impl IntoResponse for Ready {
+    fn into_response(self) -> Pin<Box<dyn Future<Output = lambda_http::Response<Body>> + Send>> {
+        Box::pin(std::future::ready(self.0))
+    }
 }
 
 /// Turns an API Gateway event into a [`Request`].
@@ -96,8 +120,11 @@ pub fn into_lambda(response: Response) -> lambda_http::Response<Body> {
     if let Some(allow) = response.allow {
         builder = builder.header("allow", allow);
     }
+    // Bodies are JSON, so UTF-8; were one not, its invalid bytes become U+FFFD, as `lambda_http`'s
+    // charset decoding of an `application/json` body did before [`Ready`].
     let body = String::from_utf8(response.body)
-        .map(Body::Text)
-        .unwrap_or_else(|e| Body::Binary(e.into_bytes()));
-    builder.body(body).expect("status and headers are valid")
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    builder
+        .body(Body::Text(body))
+        .expect("status and headers are valid")
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// A type-erased handler: request body in, JSON response body out.
@@ -21,20 +22,101 @@ pub type Handler =
 pub type ArgsHandler =
     Arc<dyn Fn(Arg) -> BoxFuture<'static, Result<Vec<u8>, ApiError>> + Send + Sync>;
 
-/// One route: its handler, entered from a body or from decoded arguments.
+/// The surfaces a route table is built for: which entries [`Routes::post`] makes of each handler.
+///
+/// Each entry links its own argument decoder for every route (serde code for each argument type), so
+/// a binary that serves one surface builds only that one: a group's Lambda function serves the HTTP
+/// routes ([`Http`]), the `api` function the function protocol ([`Functions`]), the dev server and
+/// the tests both ([`Both`]).
+pub trait Surface: 'static {
+    /// Whether routes are entered from a JSON body (the HTTP routes, [`Routes::get`]).
+    const BODY: bool;
+    /// Whether routes are entered from decoded arguments (the function protocol,
+    /// [`Routes::get_args`]).
+    const ARGS: bool;
+}
+
+/// Both surfaces: the dev server and the tests.
+#[derive(Debug, Clone, Copy)]
+pub enum Both {}
+
+impl Surface for Both {
+    const BODY: bool = true;
+    const ARGS: bool = true;
+}
+
+/// The HTTP routes only: a group's Lambda function.
+#[derive(Debug, Clone, Copy)]
+pub enum Http {}
+
+impl Surface for Http {
+    const BODY: bool = true;
+    const ARGS: bool = false;
+}
+
+/// The function protocol only: the `api` Lambda function.
+#[derive(Debug, Clone, Copy)]
+pub enum Functions {}
+
+impl Surface for Functions {
+    const BODY: bool = false;
+    const ARGS: bool = true;
+}
+
+/// One route: its handler, entered from a body or from decoded arguments (each when the table's
+/// [`Surface`] has it).
 #[derive(Clone)]
 struct Route {
-    body: Handler,
-    args: ArgsHandler,
+    body: Option<Handler>,
+    args: Option<ArgsHandler>,
 }
 
-/// A table of POST routes.
+/// The routes of a table by path, as a service looks them up (see [`Routes::into_table`]).
 #[derive(Clone, Default)]
-pub struct Routes {
-    table: BTreeMap<&'static str, Route>,
+pub struct RouteTable(BTreeMap<&'static str, Route>);
+
+impl RouteTable {
+    /// The handler of `path`, taking a JSON body.
+    pub fn get(&self, path: &str) -> Option<&Handler> {
+        self.0.get(path).and_then(|route| route.body.as_ref())
+    }
+
+    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]).
+    pub fn get_args(&self, path: &str) -> Option<&ArgsHandler> {
+        self.0.get(path).and_then(|route| route.args.as_ref())
+    }
+
+    /// Every path, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
+    }
 }
 
-impl Routes {
+/// A table of POST routes, built for the surfaces `T` (see [`Surface`]).
+pub struct Routes<T: Surface = Both> {
+    table: RouteTable,
+    surface: PhantomData<fn() -> T>,
+}
+
+impl<T: Surface> Clone for Routes<T> {
+    fn clone(&self) -> Self {
+        Self {
+            table: self.table.clone(),
+            surface: PhantomData,
+        }
+    }
+}
+
+impl<T: Surface> Default for Routes<T> {
+    fn default() -> Self {
+        Self {
+            table: RouteTable::default(),
+            surface: PhantomData,
+        }
+    }
+}
+
+impl<T: Surface> Routes<T> {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
@@ -61,17 +143,21 @@ impl Routes {
                     .map_err(|e| ApiError::Internal(format!("response did not serialize: {e}")))
             }
         });
-        let from_body = Arc::clone(&call);
-        let body: Handler = Arc::new(move |body: Vec<u8>| {
-            let call = Arc::clone(&from_body);
-            Box::pin(async move { call(parse_args(&body)?).await })
-        });
-        let args: ArgsHandler = Arc::new(move |args: Arg| {
+        let body = T::BODY.then(|| {
             let call = Arc::clone(&call);
-            Box::pin(async move { call(parse_with(args)?).await })
+            Arc::new(move |body: Vec<u8>| {
+                let call = Arc::clone(&call);
+                Box::pin(async move { call(parse_args(&body)?).await }) as BoxFuture<'static, _>
+            }) as Handler
+        });
+        let args = T::ARGS.then(|| {
+            Arc::new(move |args: Arg| {
+                let call = Arc::clone(&call);
+                Box::pin(async move { call(parse_with(args)?).await }) as BoxFuture<'static, _>
+            }) as ArgsHandler
         });
         assert!(
-            self.table.insert(path, Route { body, args }).is_none(),
+            self.table.0.insert(path, Route { body, args }).is_none(),
             "route {path} declared twice"
         );
         self
@@ -81,29 +167,35 @@ impl Routes {
     ///
     /// # Panics
     /// When both declare a path.
-    pub fn merge(mut self, other: Routes) -> Self {
-        for (path, handler) in other.table {
+    pub fn merge(mut self, other: Routes<T>) -> Self {
+        for (path, handler) in other.table.0 {
             assert!(
-                self.table.insert(path, handler).is_none(),
+                self.table.0.insert(path, handler).is_none(),
                 "route {path} declared twice"
             );
         }
         self
     }
 
-    /// The handler of `path`.
+    /// The handler of `path`, taking a JSON body (`None` too when `T` has no HTTP routes).
     pub fn get(&self, path: &str) -> Option<&Handler> {
-        self.table.get(path).map(|route| &route.body)
+        self.table.get(path)
     }
 
-    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]).
+    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]; `None` too when `T`
+    /// has no function protocol).
     pub fn get_args(&self, path: &str) -> Option<&ArgsHandler> {
-        self.table.get(path).map(|route| &route.args)
+        self.table.get_args(path)
     }
 
     /// Every path, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.table.keys().copied()
+        self.table.paths()
+    }
+
+    /// The table a service looks routes up in.
+    pub fn into_table(self) -> RouteTable {
+        self.table
     }
 }
 

@@ -5,7 +5,7 @@ use crate::auth::{AuthConfig, Decision, LEGACY_HEADER};
 use crate::clock::now_iso8601;
 use crate::error::ApiError;
 use crate::log::{event, LogLine, LogSink};
-use crate::routes::Routes;
+use crate::routes::{RouteTable, Routes, Surface};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -75,18 +75,22 @@ impl Response {
 /// Routes behind the auth guard, with a log sink.
 pub struct Service {
     auth: AuthConfig,
-    routes: Routes,
+    routes: RouteTable,
     sink: Arc<dyn LogSink>,
 }
 
 impl Service {
     /// A service answering `routes`.
-    pub fn new(auth: AuthConfig, routes: Routes, sink: Arc<dyn LogSink>) -> Self {
-        Self { auth, routes, sink }
+    pub fn new<T: Surface>(auth: AuthConfig, routes: Routes<T>, sink: Arc<dyn LogSink>) -> Self {
+        Self {
+            auth,
+            routes: routes.into_table(),
+            sink,
+        }
     }
 
     /// The route table.
-    pub fn routes(&self) -> &Routes {
+    pub fn routes(&self) -> &RouteTable {
         &self.routes
     }
 

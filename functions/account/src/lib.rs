@@ -65,6 +65,7 @@ use serde::{Deserialize, Serialize};
 use shared::dynamo::{n, s, Item};
 use shared::embedded::{self, EmbeddedDb, Table};
 use shared::parse::not_null;
+use shared::routes::Surface;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::collections::HashMap;
 use std::future::Future;
@@ -506,16 +507,24 @@ pub const GROUP: shared::Group = shared::Group {
     name: "account",
     tables: &[attr::TABLE],
     embedded: |db, clock| Ok(routes(EmbeddedAccountStore::new(db.clone())?, clock)),
-    dynamo: |client, prefix, clock| {
-        routes(
-            DynamoAccountStore::new(client.clone(), attr::TABLE.name(prefix)),
-            clock,
-        )
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    clock: SharedClock,
+) -> Routes<T> {
+    routes(
+        DynamoAccountStore::new(client.clone(), attr::TABLE.name(prefix)),
+        clock,
+    )
+}
+
 /// The route table, over any store.
-pub fn routes<S: AccountStore>(store: S, clock: SharedClock) -> Routes {
+pub fn routes<S: AccountStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
         .post("/account/getOrCreate", &state, get_or_create)

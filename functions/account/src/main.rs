@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(account::GROUP.dynamo).await
+    shared::lambda::serve(account::dynamo_routes).await
 }

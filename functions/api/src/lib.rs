@@ -11,6 +11,7 @@
 
 use shared::config::TableRef;
 use shared::embedded::EmbeddedDb;
+use shared::routes::Functions;
 use shared::{Group, Routes, SharedClock, StoreError};
 
 /// Every route group whose functions this function serves.
@@ -23,21 +24,27 @@ pub const GROUPS: [Group; 6] = [
     pipelines::GROUP,
 ];
 
-/// How each group builds its DynamoDB routes (its `GROUP.dynamo`), in the order of [`GROUPS`].
-/// Kept apart from [`GROUPS`] so that the Lambda binary, which uses only these, links no embedded
-/// store: taking the whole `Group` values would keep their `embedded` functions (and redb) alive.
-type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes;
+/// How each group builds its DynamoDB routes (its `dynamo_routes`), in the order of [`GROUPS`], for
+/// the function protocol only. Kept apart from [`GROUPS`] so that the Lambda binary, which uses only
+/// these, links no embedded store (taking the whole `Group` values would keep their `embedded`
+/// functions, and redb, alive) and no HTTP body parsing (see [`shared::routes::Surface`]).
+type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes<Functions>;
 const DYNAMO: [DynamoRoutes; 6] = [
-    account::GROUP.dynamo,
-    history::GROUP.dynamo,
-    provisioning::GROUP.dynamo,
-    session::GROUP.dynamo,
-    users::GROUP.dynamo,
-    pipelines::GROUP.dynamo,
+    account::dynamo_routes,
+    history::dynamo_routes,
+    provisioning::dynamo_routes,
+    session::dynamo_routes,
+    users::dynamo_routes,
+    pipelines::dynamo_routes,
 ];
 
-/// Every group's routes on DynamoDB, table names prefixed by `prefix` (empty in production).
-pub fn dynamo_routes(client: &shared::dynamo::Client, prefix: &str, clock: SharedClock) -> Routes {
+/// Every group's routes on DynamoDB, table names prefixed by `prefix` (empty in production), for the
+/// function protocol only: the function's table answers [`Routes::get_args`], not [`Routes::get`].
+pub fn dynamo_routes(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    clock: SharedClock,
+) -> Routes<Functions> {
     DYNAMO.iter().fold(Routes::new(), |routes, dynamo| {
         routes.merge(dynamo(client, prefix, clock.clone()))
     })

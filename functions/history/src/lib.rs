@@ -81,7 +81,8 @@ use shared::dynamo::{from_item, s, store_error, Item};
 use shared::embedded::{self, EmbeddedDb, Table};
 use shared::import::{Doc, Skipped};
 use shared::parse::not_null;
-use shared::{ApiError, Key, Num, Routes, StoreError};
+use shared::routes::Surface;
+use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::cmp::Ordering;
 use std::future::Future;
 use std::sync::Arc;
@@ -270,16 +271,24 @@ pub const GROUP: shared::Group = shared::Group {
     name: "history",
     tables: &[attr::TABLE],
     embedded: |db, _clock| Ok(routes(EmbeddedHistoryStore::new(db.clone())?)),
-    dynamo: |client, prefix, _clock| {
-        routes(DynamoHistoryStore::new(
-            client.clone(),
-            attr::TABLE.name(prefix),
-        ))
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    _clock: SharedClock,
+) -> Routes<T> {
+    routes(DynamoHistoryStore::new(
+        client.clone(),
+        attr::TABLE.name(prefix),
+    ))
+}
+
 /// The route table, over any store.
-pub fn routes<S: HistoryStore>(store: S) -> Routes {
+pub fn routes<S: HistoryStore, T: Surface>(store: S) -> Routes<T> {
     let store = Arc::new(store);
     Routes::new()
         .post("/history/list", &store, list)

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(history::GROUP.dynamo).await
+    shared::lambda::serve(history::dynamo_routes).await
 }

@@ -84,6 +84,7 @@ pub use time::Timestamp;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::parse::{not_null, Patch};
+use shared::routes::Surface;
 use shared::routes::WithResult;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::future::Future;
@@ -800,20 +801,28 @@ pub const GROUP: shared::Group = shared::Group {
     name: "pipelines",
     tables: &[attr::TABLE, attr::RUNS_TABLE],
     embedded: |db, clock| Ok(routes(EmbeddedPipelinesStore::new(db.clone())?, clock)),
-    dynamo: |client, prefix, clock| {
-        routes(
-            DynamoPipelinesStore::new(
-                client.clone(),
-                attr::TABLE.name(prefix),
-                attr::RUNS_TABLE.name(prefix),
-            ),
-            clock,
-        )
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    clock: SharedClock,
+) -> Routes<T> {
+    routes(
+        DynamoPipelinesStore::new(
+            client.clone(),
+            attr::TABLE.name(prefix),
+            attr::RUNS_TABLE.name(prefix),
+        ),
+        clock,
+    )
+}
+
 /// The route table, over any store.
-pub fn routes<S: PipelinesStore>(store: S, clock: SharedClock) -> Routes {
+pub fn routes<S: PipelinesStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
         .post("/pipelines/list", &state, list)

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(pipelines::GROUP.dynamo).await
+    shared::lambda::serve(pipelines::dynamo_routes).await
 }

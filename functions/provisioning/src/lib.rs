@@ -81,6 +81,7 @@ use shared::dynamo::Item;
 use shared::embedded::{self, EmbeddedDb, ReadTransaction, Table};
 use shared::import::Doc;
 use shared::parse::not_null;
+use shared::routes::Surface;
 use shared::routes::WithResult;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::future::Future;
@@ -490,20 +491,28 @@ pub const GROUP: shared::Group = shared::Group {
     name: "provisioning",
     tables: &[attr::CREDENTIALS, attr::USAGE],
     embedded: |db, clock| Ok(routes(EmbeddedProvisioningStore::new(db.clone())?, clock)),
-    dynamo: |client, prefix, clock| {
-        routes(
-            DynamoProvisioningStore::new(
-                client.clone(),
-                attr::CREDENTIALS.name(prefix),
-                attr::USAGE.name(prefix),
-            ),
-            clock,
-        )
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    clock: SharedClock,
+) -> Routes<T> {
+    routes(
+        DynamoProvisioningStore::new(
+            client.clone(),
+            attr::CREDENTIALS.name(prefix),
+            attr::USAGE.name(prefix),
+        ),
+        clock,
+    )
+}
+
 /// The route table, over any store.
-pub fn routes<S: ProvisioningStore>(store: S, clock: SharedClock) -> Routes {
+pub fn routes<S: ProvisioningStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
         .post("/provisioning/save", &state, save)

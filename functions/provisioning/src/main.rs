@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(provisioning::GROUP.dynamo).await
+    shared::lambda::serve(provisioning::dynamo_routes).await
 }

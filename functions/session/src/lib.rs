@@ -16,8 +16,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use shared::embedded::{self, EmbeddedDb, Table};
 use shared::import::Doc;
+use shared::routes::Surface;
 use shared::routes::WithResult;
-use shared::{ApiError, Key, Num, Routes, StoreError};
+use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -92,16 +93,24 @@ pub const GROUP: shared::Group = shared::Group {
     name: "session",
     tables: &[attr::TABLE],
     embedded: |db, _clock| Ok(routes(EmbeddedSessionStore::new(db.clone())?)),
-    dynamo: |client, prefix, _clock| {
-        routes(DynamoSessionStore::new(
-            client.clone(),
-            attr::TABLE.name(prefix),
-        ))
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    _clock: SharedClock,
+) -> Routes<T> {
+    routes(DynamoSessionStore::new(
+        client.clone(),
+        attr::TABLE.name(prefix),
+    ))
+}
+
 /// The route table, over any store.
-pub fn routes<S: SessionStore>(store: S) -> Routes {
+pub fn routes<S: SessionStore, T: Surface>(store: S) -> Routes<T> {
     let store = Arc::new(store);
     Routes::new()
         .post("/session/save", &store, save)

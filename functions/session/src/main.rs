@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(session::GROUP.dynamo).await
+    shared::lambda::serve(session::dynamo_routes).await
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use shared::embedded::{self, EmbeddedDb, Table};
 use shared::import::Doc;
 use shared::parse::not_null;
+use shared::routes::Surface;
 use shared::{ApiError, Key, Num, Routes, SharedClock, StoreError};
 use std::future::Future;
 use std::sync::Arc;
@@ -119,16 +120,24 @@ pub const GROUP: shared::Group = shared::Group {
     name: "users",
     tables: &[attr::TABLE],
     embedded: |db, clock| Ok(routes(EmbeddedUsersStore::new(db.clone())?, clock)),
-    dynamo: |client, prefix, clock| {
-        routes(
-            DynamoUsersStore::new(client.clone(), attr::TABLE.name(prefix)),
-            clock,
-        )
-    },
+    dynamo: dynamo_routes,
 };
 
+/// The group's routes on DynamoDB, with table names prefixed by `prefix` (empty in production), for
+/// the surfaces `T` (its Lambda function: the HTTP routes only).
+pub fn dynamo_routes<T: Surface>(
+    client: &shared::dynamo::Client,
+    prefix: &str,
+    clock: SharedClock,
+) -> Routes<T> {
+    routes(
+        DynamoUsersStore::new(client.clone(), attr::TABLE.name(prefix)),
+        clock,
+    )
+}
+
 /// The route table, over any store.
-pub fn routes<S: UsersStore>(store: S, clock: SharedClock) -> Routes {
+pub fn routes<S: UsersStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
         .post("/users/ensure", &state, ensure)

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::lambda::serve(users::GROUP.dynamo).await
+    shared::lambda::serve(users::dynamo_routes).await
 }
