@@ -1,6 +1,7 @@
 //! Route tables: a group declares `path → handler` once, and the same table serves its Lambda and
 //! the local dev server, over both surfaces: the HTTP routes (a JSON body in) and the Convex
-//! function protocol ([`crate::convex`]: decoded arguments in).
+//! function protocol ([`crate::convex`]: decoded arguments in). Each binary builds the table for
+//! the surfaces it serves ([`Surface`]), so that it links only their argument decoding.
 
 use crate::convex::Arg;
 use crate::error::ApiError;
