@@ -1,6 +1,7 @@
 //! Route tables: a group declares `path → handler` once, and the same table serves its Lambda and
 //! the local dev server, over both surfaces: the HTTP routes (a JSON body in) and the Convex
-//! function protocol ([`crate::convex`]: decoded arguments in).
+//! function protocol ([`crate::convex`]: decoded arguments in). Each binary builds the table for
+//! the surfaces it serves ([`Surface`]), so that it links only their argument decoding.
 
 use crate::convex::Arg;
 use crate::error::ApiError;
@@ -204,4 +205,37 @@ impl<T: Surface> Routes<T> {
 pub struct WithResult<T> {
     /// The value.
     pub result: T,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn echo<T: Surface>() -> Routes<T> {
+        let state = Arc::new(());
+        Routes::new().post(
+            "/test/echo",
+            &state,
+            |_: Arc<()>, args: serde_json::Value| async move { Ok(args) },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_table_has_the_entries_of_its_surfaces_only() {
+        let (both, http, functions) = (echo::<Both>(), echo::<Http>(), echo::<Functions>());
+        assert!(both.get("/test/echo").is_some() && both.get_args("/test/echo").is_some());
+        assert!(http.get("/test/echo").is_some() && http.get_args("/test/echo").is_none());
+        assert!(
+            functions.get("/test/echo").is_none() && functions.get_args("/test/echo").is_some()
+        );
+        assert_eq!(both.paths().collect::<Vec<_>>(), ["/test/echo"]);
+        assert_eq!(http.paths().collect::<Vec<_>>(), ["/test/echo"]);
+        assert_eq!(functions.paths().collect::<Vec<_>>(), ["/test/echo"]);
+
+        let from_body = http.get("/test/echo").unwrap()(br#"{"a":1}"#.to_vec());
+        assert_eq!(from_body.await.unwrap(), br#"{"a":1}"#);
+        let args = Arg::decode(serde_json::json!({ "a": 1 })).unwrap();
+        let from_args = functions.get_args("/test/echo").unwrap()(args);
+        assert_eq!(from_args.await.unwrap(), br#"{"a":1}"#);
+    }
 }
