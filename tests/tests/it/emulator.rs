@@ -238,6 +238,28 @@ async fn every_function_answers_its_routes_under_the_emulator_and_the_metric_fil
         lines.extend(printed);
     }
 
+    // The api function: the function protocol over every group's routes, and nothing else.
+    let api_env: Vec<(String, String)> = devserver::GROUPS
+        .iter()
+        .flat_map(|group| env_for(group, &tables, &endpoint, Some(ADMIN_KEY)))
+        .collect();
+    let api = Emulator::start("api", &api_env).await;
+    let mutation = api.invoke(&event("/api/mutation", Some(&bearer))).await;
+    assert_eq!(mutation["statusCode"], 200, "{mutation}");
+    assert_eq!(body(&mutation)["status"], "success", "{mutation}");
+    let query = api.invoke(&event("/api/query", Some(&bearer))).await;
+    assert_eq!(query["statusCode"], 200, "{query}");
+    assert_eq!(body(&query)["value"]["clerkId"], "user_sample", "{query}");
+    let denied = api.invoke(&event("/api/query", Some("Bearer wrong"))).await;
+    assert_eq!(denied["statusCode"], 401);
+    let http_route = api.invoke(&event("/users/get", Some(&bearer))).await;
+    assert_eq!(
+        http_route["statusCode"], 404,
+        "the api function serves the function protocol only: {http_route}"
+    );
+    lines.extend(api.log_lines());
+    drop(api);
+
     let users = devserver::GROUPS
         .iter()
         .find(|g| g.name == "users")
