@@ -15,8 +15,14 @@ Runtime Interface Emulator (RIE) against DynamoDB Local:
   (by the `X-Amz-Target` header of each call), against the route's budget;
 - peak memory (VmHWM of the bootstrap process) after a sustained load of sequential invocations.
 
+With `--compare DIR` (the `target/lambda` folder of another build, e.g. an earlier commit's), that
+build's bootstraps join the same round-robin cold starts and a table compares size and init, this
+build against that one: a before/after measured in one run.
+
 Usage: bench.py --lambda-dir DIR --rie PATH --dynamodb-endpoint URL [--cold 10] [--warm 100] [--load 1000]
-`make bench` runs it with everything built and started.
+                [--compare DIR]
+`make bench` runs it with everything built and started (`infra/scripts/bench.sh --compare DIR`
+passes the option on).
 """
 
 import argparse
@@ -226,6 +232,7 @@ def main():
     parser.add_argument("--cold", type=int, default=20)
     parser.add_argument("--warm", type=int, default=100)
     parser.add_argument("--load", type=int, default=1000)
+    parser.add_argument("--compare", help="target/lambda folder of another build to compare init and size with")
     args = parser.parse_args()
 
     lambda_dir = Path(args.lambda_dir)
@@ -239,7 +246,10 @@ def main():
 
     functions = groups + ["api"]
     bootstraps = {name: lambda_dir / name / "bootstrap" for name in ["bench-hello", "bench-sdk-baseline", *functions]}
-    inits = cold_starts(args.rie, bootstraps, env, args.cold)
+    compared = {}
+    if args.compare:
+        compared = {f"{name} (compared)": Path(args.compare) / name / "bootstrap" for name in functions}
+    inits = cold_starts(args.rie, {**bootstraps, **compared}, env, args.cold)
     baselines = {name: (bootstraps[name].stat().st_size, inits[name]) for name in ["bench-hello", "bench-sdk-baseline"]}
     floor_init = baselines["bench-hello"][1]
     sdk_init = baselines["bench-sdk-baseline"][1]
@@ -312,6 +322,16 @@ def main():
         print(f"| {row['group']} | {row['size'] / MIB:.2f} MiB | {'yes' if row['size'] <= SIZE_BAR else 'NO'} "
               f"| {row['init']:.2f} ms | {row['init'] / floor_init:.2f} | {ratio:.2f} "
               f"| {'yes' if ratio <= INIT_BAR else 'NO'} | {peak} |")
+    if compared:
+        print()
+        print(f"This build against {args.compare} (same run, same cold starts):")
+        print()
+        print("| function | bootstrap | compared | init (median) | compared | init ratio |")
+        print("|---|---|---|---|---|---|")
+        for name in functions:
+            other = f"{name} (compared)"
+            print(f"| {name} | {bootstraps[name].stat().st_size:,} B | {compared[other].stat().st_size:,} B "
+                  f"| {inits[name]:.2f} ms | {inits[other]:.2f} ms | {inits[name] / inits[other]:.2f} |")
     print()
     print("| route | round trip median | p99 | function | DynamoDB | overhead | calls | budget |")
     print("|---|---|---|---|---|---|---|---|")
