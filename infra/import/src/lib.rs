@@ -340,7 +340,7 @@ pub async fn run(
         });
     }
     for table in &mut loaded {
-        table.count_items(target)?;
+        table.build_items(target)?;
     }
     let report = |loaded: &[Box<dyn Loaded>]| Report {
         tables: loaded
@@ -372,8 +372,9 @@ pub async fn run(
 /// One table of the export, read and validated, ready to write.
 trait Loaded: Send {
     fn report(&self) -> &TableReport;
-    /// Fills the report's per-destination item counts (and checks every document converts).
-    fn count_items(&mut self, target: &Target) -> Result<(), ImportError>;
+    /// Converts every document into its DynamoDB items, batched for writing on a DynamoDB
+    /// target, and fills the report's per-destination item counts.
+    fn build_items(&mut self, target: &Target) -> Result<(), ImportError>;
     fn write<'a>(
         &'a mut self,
         target: &'a Target,
@@ -384,7 +385,13 @@ trait Loaded: Send {
 struct Prepared<T: ImportTable> {
     docs: Vec<Doc<T::Record>>,
     report: TableReport,
+    /// On a DynamoDB target, the documents' items in batches of at most [`BATCH_ITEMS`], a
+    /// document's items never split between two.
+    batches: Vec<Batch>,
 }
+
+/// The number of documents in a batch, and their items: (index into the table's `TABLES`, item).
+type Batch = (usize, Vec<(usize, Item)>);
 
 /// Reads and validates table `T` of the export.
 fn read<T: ImportTable + 'static>(
@@ -423,7 +430,11 @@ fn read<T: ImportTable + 'static>(
     report.skipped.extend(left_out);
     report.skipped.sort_by_key(|skip| skip.line);
     report.written = docs.len();
-    Ok(Box::new(Prepared::<T> { docs, report }))
+    Ok(Box::new(Prepared::<T> {
+        docs,
+        report,
+        batches: Vec::new(),
+    }))
 }
 
 /// One line of `<table>/documents.jsonl` as a document of `T`, or why it is refused.
@@ -521,13 +532,25 @@ impl<T: ImportTable + 'static> Loaded for Prepared<T> {
         &self.report
     }
 
-    fn count_items(&mut self, target: &Target) -> Result<(), ImportError> {
+    fn build_items(&mut self, target: &Target) -> Result<(), ImportError> {
         let mut counts: Vec<usize> = vec![0; T::TABLES.len()];
+        let mut batches: Vec<Batch> = Vec::new();
         for doc in &self.docs {
-            for (table, _) in T::items(doc).map_err(|source| self.failed(0, source))? {
-                counts[table] += 1;
+            let items = T::items(doc).map_err(|source| self.failed(0, source))?;
+            for (table, _) in &items {
+                counts[*table] += 1;
+            }
+            if let Target::Dynamo { .. } = target {
+                match batches.last_mut() {
+                    Some((docs, batch)) if batch.len() + items.len() <= BATCH_ITEMS => {
+                        *docs += 1;
+                        batch.extend(items);
+                    }
+                    _ => batches.push((1, items)),
+                }
             }
         }
+        self.batches = batches;
         self.report.items = T::TABLES
             .iter()
             .zip(counts)
@@ -578,7 +601,7 @@ impl<T: ImportTable + 'static> Prepared<T> {
     }
 
     async fn write_dynamo(
-        &self,
+        &mut self,
         client: &shared::dynamo::Client,
         names: &TableNames,
         done: &AtomicUsize,
@@ -586,20 +609,8 @@ impl<T: ImportTable + 'static> Prepared<T> {
         started: Instant,
     ) -> Result<(), StoreError> {
         let tables: Vec<String> = T::TABLES.iter().map(|t| names.name(*t)).collect();
-        // Batches of at most 25 items, a document's items never split between two.
-        let mut batches: Vec<(usize, Vec<(usize, Item)>)> = vec![(0, Vec::new())];
-        for doc in &self.docs {
-            let items = T::items(doc)?;
-            let last = batches.last_mut().expect("there is always a batch");
-            if last.1.len() + items.len() > BATCH_ITEMS {
-                batches.push((0, Vec::new()));
-            }
-            let last = batches.last_mut().expect("there is always a batch");
-            last.0 += 1;
-            last.1.extend(items);
-        }
         let total = self.docs.len();
-        futures::stream::iter(batches)
+        futures::stream::iter(std::mem::take(&mut self.batches))
             .map(|(docs, items)| {
                 let tables = &tables;
                 async move {
