@@ -386,7 +386,7 @@ struct Prepared<T: ImportTable> {
     docs: Vec<Doc<T::Record>>,
     report: TableReport,
     /// On a DynamoDB target, the documents' items in batches of at most [`BATCH_ITEMS`], a
-    /// document's items never split between two.
+    /// document's items never split between two (the documents are dropped once converted).
     batches: Vec<Batch>,
 }
 
@@ -550,6 +550,10 @@ impl<T: ImportTable + 'static> Loaded for Prepared<T> {
                 }
             }
         }
+        if !batches.is_empty() {
+            // The items hold everything the documents did: keep one copy.
+            self.docs = Vec::new();
+        }
         self.batches = batches;
         self.report.items = T::TABLES
             .iter()
@@ -571,7 +575,7 @@ impl<T: ImportTable + 'static> Loaded for Prepared<T> {
         progress: &'a Progress,
     ) -> BoxFuture<'a, Result<(), ImportError>> {
         Box::pin(async move {
-            if self.docs.is_empty() {
+            if self.report.written == 0 {
                 return Ok(());
             }
             let done = AtomicUsize::new(0);
@@ -609,7 +613,7 @@ impl<T: ImportTable + 'static> Prepared<T> {
         started: Instant,
     ) -> Result<(), StoreError> {
         let tables: Vec<String> = T::TABLES.iter().map(|t| names.name(*t)).collect();
-        let total = self.docs.len();
+        let total = self.report.written;
         futures::stream::iter(std::mem::take(&mut self.batches))
             .map(|(docs, items)| {
                 let tables = &tables;
