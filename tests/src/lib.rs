@@ -187,7 +187,8 @@ pub fn dynamodb_endpoint() -> String {
 
 /// Fresh DynamoDB tables for one test: every table of the template, under a unique prefix.
 pub struct DynamoTables {
-    /// A client counting its calls.
+    /// A client counting its calls, which refuses every eventually consistent read
+    /// ([`consistency::ConsistentReadsOnly`]).
     pub client: shared::dynamo::Client,
     /// The calls made through `client`.
     pub calls: shared::dynamo::CallCounter,
@@ -202,7 +203,13 @@ impl DynamoTables {
             dynamodb_endpoint: Some(endpoint.to_owned()),
             ..Config::default()
         };
-        let (client, calls) = shared::dynamo::counted_client(&config).await;
+        let calls = shared::dynamo::CallCounter::default();
+        let dynamo_config =
+            aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
+                .interceptor(calls.clone())
+                .interceptor(consistency::ConsistentReadsOnly::from_template())
+                .build();
+        let client = shared::dynamo::Client::from_conf(dynamo_config);
         let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
         devserver::create_tables(&client, &prefix)
             .await
@@ -354,6 +361,8 @@ macro_rules! conformance {
 }
 
 pub mod cloudwatch;
+pub mod consistency;
+pub mod fault_proxy;
 pub mod template;
 
 /// A valid id for tests.
