@@ -187,8 +187,7 @@ pub fn dynamodb_endpoint() -> String {
 
 /// Fresh DynamoDB tables for one test: every table of the template, under a unique prefix.
 pub struct DynamoTables {
-    /// A client counting its calls, which refuses every eventually consistent read
-    /// ([`consistency::ConsistentReadsOnly`]).
+    /// A client counting its calls.
     pub client: shared::dynamo::Client,
     /// The calls made through `client`.
     pub calls: shared::dynamo::CallCounter,
@@ -207,7 +206,6 @@ impl DynamoTables {
         let dynamo_config =
             aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
                 .interceptor(calls.clone())
-                .interceptor(consistency::ConsistentReadsOnly::from_template())
                 .build();
         let client = shared::dynamo::Client::from_conf(dynamo_config);
         let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
