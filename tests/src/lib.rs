@@ -197,7 +197,9 @@ pub struct DynamoTables {
 
 impl DynamoTables {
     /// A test client for `endpoint`, and the calls it makes.
-    pub async fn client_for(endpoint: &str) -> (shared::dynamo::Client, shared::dynamo::CallCounter) {
+    pub async fn client_for(
+        endpoint: &str,
+    ) -> (shared::dynamo::Client, shared::dynamo::CallCounter) {
         let config = Config {
             dynamodb_endpoint: Some(endpoint.to_owned()),
             ..Config::default()

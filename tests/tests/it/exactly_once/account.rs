@@ -30,7 +30,8 @@ impl WriteCase for RecordUsage {
     const OP: &'static str = "UpdateItem";
 
     async fn setup(&self, app: &TestApp, key: &str) {
-        app.ok("/account/getOrCreate", json!({ "userId": key })).await;
+        app.ok("/account/getOrCreate", json!({ "userId": key }))
+            .await;
     }
 
     fn args(&self, key: &str) -> Value {

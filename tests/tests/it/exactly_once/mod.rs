@@ -141,20 +141,24 @@ impl Run {
             refused,
             faulted,
         } = self;
-        let what = format!("{case} over {surface:?} with {injected:?}: answered {told:?}, applied {applied} times");
+        let what = format!(
+            "{case} over {surface:?} with {injected:?}: answered {told:?}, applied {applied} times"
+        );
         if !faulted {
             return Some(format!("{what}: the fault was never injected"));
         }
         if (told.status == 200) != told.value.is_some() {
-            return Some(format!("{what}: a 200 without a value, or a value without a 200"));
+            return Some(format!(
+                "{what}: a 200 without a value, or a value without a 200"
+            ));
         }
         match &told.value {
-            Some(value) if *refused && *applied > 0 => {
-                Some(format!("{what}: applied, but answered as a refusal ({value})"))
-            }
-            Some(value) if *applied != 1 && !*refused => {
-                Some(format!("{what}: a success must be applied exactly once ({value})"))
-            }
+            Some(value) if *refused && *applied > 0 => Some(format!(
+                "{what}: applied, but answered as a refusal ({value})"
+            )),
+            Some(value) if *applied != 1 && !*refused => Some(format!(
+                "{what}: a success must be applied exactly once ({value})"
+            )),
             _ if *applied > 1 => Some(format!("{what}: applied more than once")),
             _ => None,
         }

@@ -33,7 +33,8 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
     let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
     let app = Arc::new(spawn_app(tables.store_via(&proxy.endpoint).await).await);
     for user in ["soak-record", "soak-reserve"] {
-        app.ok("/account/getOrCreate", json!({ "userId": user })).await;
+        app.ok("/account/getOrCreate", json!({ "userId": user }))
+            .await;
     }
     proxy.take_calls();
     proxy.share(Some("UpdateItem"), LOST, Fault::DropResponse, 7, true);
@@ -129,7 +130,10 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
         (expected_reserved - stored_reserved).max(0.0) / 500.0,
         calls.iter().filter(|c| c.op == "UpdateItem").count(),
     );
-    assert!(lost >= 10 && late >= 2, "faults injected: {lost} lost, {late} late");
+    assert!(
+        lost >= 10 && late >= 2,
+        "faults injected: {lost} lost, {late} late"
+    );
     assert_eq!(record_acknowledged, 300);
     assert_eq!(stored_record, f64::from(record_acknowledged));
     assert!(granted >= 50, "the allowance was used: {granted} grants");
