@@ -94,3 +94,17 @@ impl UsersStore for DynamoUsersStore {
         output.item.map(shared::dynamo::from_item).transpose()
     }
 }
+
+impl Profile {
+    /// The optional fields with their attribute names, those given only.
+    fn given_fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            (attr::EMAIL, &self.email),
+            (attr::FIRST_NAME, &self.first_name),
+            (attr::LAST_NAME, &self.last_name),
+            (attr::IMAGE_URL, &self.image_url),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+    }
+}

@@ -1,6 +1,5 @@
 //! The users group's domain types and rules, parsed at the edge.
 
-use crate::dynamo::attr;
 use serde::{Deserialize, Serialize};
 use shared::parse::not_null;
 use shared::{Key, Num};
@@ -62,17 +61,5 @@ impl Profile {
             last_name: None,
             image_url: None,
         }
-    }
-
-    /// The optional fields with their attribute names, those given only.
-    pub(crate) fn given_fields(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [
-            (attr::EMAIL, &self.email),
-            (attr::FIRST_NAME, &self.first_name),
-            (attr::LAST_NAME, &self.last_name),
-            (attr::IMAGE_URL, &self.image_url),
-        ]
-        .into_iter()
-        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
     }
 }
