@@ -9,7 +9,8 @@
 //! The modules of the request path depend in one direction: [`parse`] and [`args`] (arguments from
 //! a body, decoded arguments of the function protocol) → [`routes`] (the route tables, entered
 //! from either) → [`service`] (guard, dispatch, log line) → [`convex`] (the function protocol, on
-//! top of the route tables and the service) → [`lambda`] (the transports). None imports a later one.
+//! top of the route tables and the service) → [`lambda`] (the transports). None imports a later
+//! one.
 #![warn(missing_docs)]
 
 pub mod args;

@@ -1,4 +1,5 @@
-//! The DynamoDB store of the account group, and [`attr`]: its table, key formats and attribute names.
+//! The DynamoDB store of the account group, and [`attr`]: its table, key formats and attribute
+//! names.
 
 use crate::model::{
     allowance, used_this_month, Account, AccountUpdate, Benefit, Month, Tokens, Usage, ALLOWANCES,

@@ -1,4 +1,5 @@
-//! The DynamoDB store of the history group, and [`attr`]: its table, key formats and attribute names.
+//! The DynamoDB store of the history group, and [`attr`]: its table, key formats and attribute
+//! names.
 
 use crate::model::{by_recency, newest_first, HistoryEntry, Recorded, MAX_ENTRIES};
 use crate::store::HistoryStore;

@@ -6,7 +6,8 @@ use std::future::Future;
 
 /// What the history group needs from storage.
 pub trait HistoryStore: Send + Sync + 'static {
-    /// The user's newest `limit` entries (at most [`MAX_ENTRIES`](crate::MAX_ENTRIES)), in [`newest_first`](crate::newest_first) order.
+    /// The user's newest `limit` entries (at most [`MAX_ENTRIES`](crate::MAX_ENTRIES)), in
+    /// [`newest_first`](crate::newest_first) order.
     fn list(
         &self,
         user_id: &Key,

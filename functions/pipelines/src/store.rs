@@ -7,8 +7,8 @@ use std::future::Future;
 /// What the pipelines group needs from storage.
 pub trait PipelinesStore: Send + Sync + 'static {
     /// With `owner`: that owner's pipelines and the unowned ones; without: every pipeline. At most
-    /// [`LIST_LIMIT_PER_OWNER_SET`](crate::LIST_LIMIT_PER_OWNER_SET) (the first by name) of each owner set; sorted by name (see
-    /// [`collate`](crate::collate)).
+    /// [`LIST_LIMIT_PER_OWNER_SET`](crate::LIST_LIMIT_PER_OWNER_SET) (the first by name) of each
+    /// owner set; sorted by name (see [`collate`](crate::collate)).
     fn list(
         &self,
         owner: Option<&Key>,
@@ -23,7 +23,8 @@ pub trait PipelinesStore: Send + Sync + 'static {
         secret: &str,
     ) -> impl Future<Output = Result<Option<Pipeline>, StoreError>> + Send;
 
-    /// Stores a new pipeline (made by [`CreateInput::into_pipeline`](crate::CreateInput::into_pipeline)) and its secret lookup.
+    /// Stores a new pipeline (made by
+    /// [`CreateInput::into_pipeline`](crate::CreateInput::into_pipeline)) and its secret lookup.
     fn create(
         &self,
         pipeline: Pipeline,

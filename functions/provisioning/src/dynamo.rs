@@ -1,4 +1,5 @@
-//! The DynamoDB store of the provisioning group, and [`attr`]: its table, key formats and attribute names.
+//! The DynamoDB store of the provisioning group, and [`attr`]: its table, key formats and attribute
+//! names.
 
 use crate::model::{Credential, Limit, Provider, RecordId, Status, Usage, UsageEntry};
 use crate::store::ProvisioningStore;

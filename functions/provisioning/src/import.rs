@@ -1,4 +1,5 @@
-//! The Convex `provisioning_credentials` and `provisioning_usage` tables, for the `convex-import` command.
+//! The Convex `provisioning_credentials` and `provisioning_usage` tables, for the `convex-import`
+//! command.
 
 use crate::dynamo::{attr, created_key, credential_item, usage_item};
 use crate::embedded::{put_stored, tables, usage_key, StoredCredential};

@@ -1,4 +1,5 @@
-//! The DynamoDB store of the session group, and [`attr`]: its table, key formats and attribute names.
+//! The DynamoDB store of the session group, and [`attr`]: its table, key formats and attribute
+//! names.
 
 use crate::model::{Session, PRUNE_LIMIT};
 use crate::store::SessionStore;

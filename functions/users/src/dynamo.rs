@@ -1,4 +1,5 @@
-//! The DynamoDB store of the users group, and [`attr`]: its table, key formats and attribute names.
+//! The DynamoDB store of the users group, and [`attr`]: its table, key formats and attribute
+//! names.
 
 use crate::model::Profile;
 use crate::model::User;
