@@ -10,7 +10,7 @@ use shared::{Key, StoreError};
 pub(crate) const HISTORY: Table = Table::new("history");
 
 /// The embedded key prefix of a user's entries.
-pub(crate) fn user_prefix(user_id: &Key) -> String {
+fn user_prefix(user_id: &Key) -> String {
     format!("{}:{}", user_id.as_str().len(), user_id.as_str())
 }
 
