@@ -9,7 +9,7 @@ use crate::store::AccountStore;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use serde::Deserialize;
-use shared::dynamo::{n, s, Item};
+use shared::dynamo::{n, s, Item, UpdateExpression, WriteToken};
 use shared::{Key, Num, StoreError};
 use std::collections::HashMap;
 
@@ -128,6 +128,9 @@ fn read_account(item: Item) -> Result<Account, StoreError> {
 enum Written {
     /// Written; the item as it is now.
     Done(Item),
+    /// Written by an earlier attempt of this call (its [`WriteToken`] is on the item): the item as
+    /// it is now, holding this write. Nothing was written again.
+    AlreadyApplied(Item),
     /// The condition failed; the item as it was (`None`: there is none). Nothing was written.
     Refused(Option<Item>),
 }
@@ -173,50 +176,76 @@ impl DynamoAccountStore {
     }
 
     /// One `UpdateItem` on `user_id` returning the new item; with a `condition`, a failed check
-    /// returns the item as it was instead of an error.
+    /// returns the item as it was instead of an error. With a `token` (a write that must not be
+    /// applied twice), the update also records the token, on the condition that it is not there
+    /// yet: a repeat of an applied write is [`Written::AlreadyApplied`].
     async fn update_item(
         &self,
         op: &'static str,
         user_id: &Key,
-        update: &str,
+        update: UpdateExpression,
         condition: Option<&str>,
-        values: HashMap<String, AttributeValue>,
+        mut values: HashMap<String, AttributeValue>,
+        token: Option<&WriteToken>,
     ) -> Result<Written, StoreError> {
-        let names = placeholders(&[update, condition.unwrap_or_default()]);
+        let mut names = placeholders(&[&update.render(), condition.unwrap_or_default()]);
+        let (update, condition) = match token {
+            Some(token) => {
+                names.extend(token.names());
+                values.extend(token.values());
+                let condition = match condition {
+                    Some(condition) => format!("({condition}) AND {}", token.condition()),
+                    None => token.condition(),
+                };
+                (update.once(token), Some(condition))
+            }
+            None => (update, condition.map(str::to_owned)),
+        };
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(attr::USER_ID, s(user_id.as_str()))
-            .update_expression(update)
-            .set_condition_expression(condition.map(str::to_owned))
+            .update_expression(update.render())
+            .set_return_values_on_condition_check_failure(
+                condition
+                    .as_ref()
+                    .map(|_| ReturnValuesOnConditionCheckFailure::AllOld),
+            )
+            .set_condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::AllNew)
-            .set_return_values_on_condition_check_failure(
-                condition.map(|_| ReturnValuesOnConditionCheckFailure::AllOld),
-            );
+            .return_values(ReturnValue::AllNew);
         match request.send().await {
             Ok(output) => Ok(Written::Done(output.attributes.unwrap_or_default())),
             Err(err) => match err.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Ok(Written::Refused(failed.item.clone()))
+                    Ok(match (&failed.item, token) {
+                        (Some(item), Some(token)) if token.applied_in(item) => {
+                            Written::AlreadyApplied(item.clone())
+                        }
+                        _ => Written::Refused(failed.item.clone()),
+                    })
                 }
                 _ => Err(shared::dynamo::store_error(op, err)),
             },
         }
     }
 
-    /// An `UpdateItem` without a condition, returning the new account.
+    /// An `UpdateItem` with no condition of its own (the `token`'s only), returning the account.
     async fn update_account(
         &self,
         op: &'static str,
         user_id: &Key,
-        update: &str,
+        update: UpdateExpression,
         values: HashMap<String, AttributeValue>,
+        token: Option<&WriteToken>,
     ) -> Result<Account, StoreError> {
-        match self.update_item(op, user_id, update, None, values).await? {
-            Written::Done(item) => read_account(item),
+        match self
+            .update_item(op, user_id, update, None, values, token)
+            .await?
+        {
+            Written::Done(item) | Written::AlreadyApplied(item) => read_account(item),
             Written::Refused(_) => Err(StoreError::Internal(format!(
                 "{op}: a write without a condition was refused"
             ))),
@@ -230,6 +259,7 @@ impl DynamoAccountStore {
         tokens: Tokens,
         now: Num,
         month: Month,
+        token: &WriteToken,
     ) -> Result<Written, StoreError> {
         let mut values = values([
             (":now", n(now)),
@@ -261,9 +291,12 @@ impl DynamoAccountStore {
         self.update_item(
             "account.reserveUsage",
             user_id,
-            "SET #lastUpdated = :now ADD #monthTokensUsed :tokens",
+            UpdateExpression::new()
+                .set("#lastUpdated = :now")
+                .add_action("#monthTokensUsed :tokens"),
             Some(&condition),
             values,
+            Some(token),
         )
         .await
     }
@@ -277,6 +310,7 @@ impl DynamoAccountStore {
         now: Num,
         month: Month,
         old: Option<Item>,
+        token: &WriteToken,
     ) -> Result<Option<Written>, StoreError> {
         let op = "account.reserveUsage";
         let Some(old) = old else {
@@ -288,8 +322,10 @@ impl DynamoAccountStore {
                 .update_item(
                     op,
                     user_id,
-                    "SET #planTier = :tier, #billingStatus = :status, #monthTokensUsed = :tokens, \
-                     #monthlyAllowance = :allowance, #lastUpdated = :now",
+                    UpdateExpression::new().set(
+                        "#planTier = :tier, #billingStatus = :status, #monthTokensUsed = :tokens, \
+                         #monthlyAllowance = :allowance, #lastUpdated = :now",
+                    ),
                     Some("attribute_not_exists(#userId)"),
                     values([
                         (":tier", s(DEFAULT_PLAN_TIER)),
@@ -298,6 +334,7 @@ impl DynamoAccountStore {
                         (":allowance", n(allowance)),
                         (":now", n(now)),
                     ]),
+                    Some(token),
                 )
                 .await?;
             return Ok(Some(written));
@@ -328,11 +365,14 @@ impl DynamoAccountStore {
             .update_item(
                 op,
                 user_id,
-                "SET #monthTokensUsed = :used, #monthlyAllowance = :allowance, #lastUpdated = :now",
+                UpdateExpression::new().set(
+                    "#monthTokensUsed = :used, #monthlyAllowance = :allowance, #lastUpdated = :now",
+                ),
                 Some(
                     "#planTier = :oldTier AND #monthTokensUsed = :oldUsed AND #lastUpdated = :oldUpdated",
                 ),
                 values,
+                Some(token),
             )
             .await?;
         Ok(Some(written))
@@ -367,23 +407,23 @@ impl AccountStore for DynamoAccountStore {
         self.update_account(
             "account.getOrCreate",
             user_id,
-            &format!(
-                "SET {CREATE_DEFAULTS}, #monthTokensUsed = if_not_exists(#monthTokensUsed, :zero), \
-                 #lastUpdated = if_not_exists(#lastUpdated, :now)"
-            ),
+            UpdateExpression::new()
+                .set(CREATE_DEFAULTS)
+                .set("#monthTokensUsed = if_not_exists(#monthTokensUsed, :zero)")
+                .set("#lastUpdated = if_not_exists(#lastUpdated, :now)"),
             values,
+            None,
         )
         .await
     }
 
     async fn update(&self, update: AccountUpdate, now: Num) -> Result<Account, StoreError> {
-        let mut sets = vec![
-            "#planTier = :planTier".to_owned(),
-            "#billingStatus = :billingStatus".to_owned(),
-            "#monthTokensUsed = if_not_exists(#monthTokensUsed, :zero)".to_owned(),
-            "#monthlyAllowance = :allowance".to_owned(),
-            "#lastUpdated = :now".to_owned(),
-        ];
+        let mut expression = UpdateExpression::new()
+            .set("#planTier = :planTier")
+            .set("#billingStatus = :billingStatus")
+            .set("#monthTokensUsed = if_not_exists(#monthTokensUsed, :zero)")
+            .set("#monthlyAllowance = :allowance")
+            .set("#lastUpdated = :now");
         let mut values = values([
             (":planTier", s(update.plan_tier.as_str())),
             (":billingStatus", s(update.billing_status.as_str())),
@@ -392,18 +432,18 @@ impl AccountStore for DynamoAccountStore {
             (":now", n(now)),
         ]);
         for (name, value) in update.given_polar_fields()? {
-            sets.push(format!("#{name} = :{name}"));
+            expression = expression.set(format!("#{name} = :{name}"));
             values.insert(format!(":{name}"), value);
         }
-        let mut expression = format!("SET {}", sets.join(", "));
-        match update.premium_expires_at {
+        expression = match update.premium_expires_at {
             Some(at) => {
-                expression.push_str(", #premiumExpiresAt = :premiumExpiresAt");
                 values.insert(":premiumExpiresAt".into(), n(at));
+                expression.set("#premiumExpiresAt = :premiumExpiresAt")
             }
-            None => expression.push_str(" REMOVE #premiumExpiresAt"),
-        }
-        self.update_account("account.update", &update.user_id, &expression, values)
+            None => expression.remove("#premiumExpiresAt"),
+        };
+        // Every field is set to a value of this call's own: a repeat writes the same again.
+        self.update_account("account.update", &update.user_id, expression, values, None)
             .await
     }
 
@@ -418,8 +458,12 @@ impl AccountStore for DynamoAccountStore {
         self.update_account(
             "account.recordUsage",
             user_id,
-            &format!("SET {CREATE_DEFAULTS}, #lastUpdated = :now ADD #monthTokensUsed :tokens"),
+            UpdateExpression::new()
+                .set(CREATE_DEFAULTS)
+                .set("#lastUpdated = :now")
+                .add_action("#monthTokensUsed :tokens"),
             values,
+            Some(&WriteToken::new(now.get())),
         )
         .await
     }
@@ -431,17 +475,27 @@ impl AccountStore for DynamoAccountStore {
         now: Num,
     ) -> Result<Option<Account>, StoreError> {
         let month = Month::of(now);
+        // One token for every write of this call: whichever of them was applied, a repeat of any
+        // of them finds it and answers the reservation as granted.
+        let token = WriteToken::new(now.get());
         for _ in 0..MAX_RESERVE_ROUNDS {
             let old = match self
-                .try_reserve_in_month(user_id, tokens, now, month)
+                .try_reserve_in_month(user_id, tokens, now, month, &token)
                 .await?
             {
-                Written::Done(item) => return read_account(item).map(Some),
+                Written::Done(item) | Written::AlreadyApplied(item) => {
+                    return read_account(item).map(Some)
+                }
                 Written::Refused(old) => old,
             };
-            match self.reserve_from(user_id, tokens, now, month, old).await? {
+            match self
+                .reserve_from(user_id, tokens, now, month, old, &token)
+                .await?
+            {
                 None => return Ok(None),
-                Some(Written::Done(item)) => return read_account(item).map(Some),
+                Some(Written::Done(item) | Written::AlreadyApplied(item)) => {
+                    return read_account(item).map(Some)
+                }
                 Some(Written::Refused(_)) => continue,
             }
         }
@@ -468,6 +522,7 @@ impl AccountStore for DynamoAccountStore {
                 (":monthEnd", n(month.end)),
             ])
         };
+        let token = WriteToken::new(now.get());
         for _ in 0..MAX_RELEASE_ROUNDS {
             let mut subtract = bounds();
             subtract.insert(":minus".into(), n(-released));
@@ -475,12 +530,15 @@ impl AccountStore for DynamoAccountStore {
                 .update_item(
                     op,
                     user_id,
-                    "SET #lastUpdated = :now ADD #monthTokensUsed :minus",
+                    UpdateExpression::new()
+                        .set("#lastUpdated = :now")
+                        .add_action("#monthTokensUsed :minus"),
                     Some(
                         "#lastUpdated >= :monthStart AND #lastUpdated < :monthEnd \
                          AND #monthTokensUsed >= :released",
                     ),
                     subtract,
+                    Some(&token),
                 )
                 .await?;
             let Written::Refused(old) = written else {
@@ -495,12 +553,13 @@ impl AccountStore for DynamoAccountStore {
                 .update_item(
                     op,
                     user_id,
-                    "SET #lastUpdated = :now, #monthTokensUsed = :zero",
+                    UpdateExpression::new().set("#lastUpdated = :now, #monthTokensUsed = :zero"),
                     Some(
                         "#lastUpdated >= :monthStart AND #lastUpdated < :monthEnd \
                          AND #monthTokensUsed < :released",
                     ),
                     clamp,
+                    Some(&token),
                 )
                 .await?;
             let Written::Refused(old) = written else {

@@ -44,6 +44,21 @@
 //!   that fails with a current-month item, a `SET monthTokensUsed = 0` conditioned on
 //!   `monthTokensUsed < r`, so the result is `max(0, used − r)` whatever runs in between.
 //!
+//! # Exactly once
+//!
+//! `recordUsage`, `reserveUsage` and `releaseUsage` change a counter, so a write the SDK sends again
+//! after its answer was lost or late (the first attempt may have been applied) must not count twice.
+//! Each of these calls makes one [`shared::dynamo::WriteToken`] and every write it makes records
+//! that token on the item, on the condition that the item does not hold it yet (one more `ADD` and
+//! `REMOVE` in the same `UpdateItem`, no extra call). A repeat of an applied write fails that
+//! condition, and the item DynamoDB hands back holds the token: the call answers from it, as the
+//! success it was (a reservation granted is never answered `null`). The token sets prune themselves
+//! (see [`shared::dynamo::once`]): an account item carries the tokens of its last 15–20 s of
+//! counter writes, about 20 bytes each, so one write unit still covers a write unless an account
+//! takes dozens of counter writes in that window. `getOrCreate` and `update` only set values of
+//! their own (or keep what is there), so a repeat writes the same again and needs no token.
+//! `tests/tests/it/exactly_once/account.rs` injects every fault into these writes.
+//!
 //! Why reservations do not read first: a `GetItem` followed by a write conditioned on the values
 //! read would cost 2 calls on every reservation and make concurrent reservations conflict and
 //! retry; the tier table is small and fixed, so the quota check fits in the condition, and the
