@@ -11,6 +11,7 @@
 #![cfg(feature = "dynamodb-local")]
 
 mod account;
+mod history;
 mod soak;
 
 use devserver::Store;
@@ -100,6 +101,13 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+
+    /// Writes state straight into the tables before [`WriteCase::setup`] (for bulk data that
+    /// would take too many calls through the routes). No fault is active yet.
+    fn seed(&self, tables: &DynamoTables, key: &str) -> impl Future<Output = ()> {
+        let _ = (tables, key);
+        async {}
+    }
 
     /// Prepares the state before the call (no fault is active yet).
     fn setup(&self, app: &TestApp, key: &str) -> impl Future<Output = ()> {
@@ -197,6 +205,7 @@ async fn one_run<C: WriteCase>(
     let app = spawn_app(store).await;
     let key = format!("{}-{surface:?}-{injected:?}", C::FUNCTION)
         .replace([' ', '(', ')', ':', '{', '}', ','], "-");
+    case.seed(tables, &key).await;
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
