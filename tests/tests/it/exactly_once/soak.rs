@@ -152,7 +152,10 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
         ((-reserved_extra - 500.0 * f64::from(failed_release)) / 500.0).max(0.0) as i64,
         calls.iter().filter(|c| c.op == "UpdateItem").count(),
     );
-    assert!(lost >= 10 && late >= 2, "faults injected: {lost} lost, {late} late");
+    assert!(
+        lost >= 10 && late >= 2,
+        "faults injected: {lost} lost, {late} late"
+    );
     assert!(
         record_failed + failed_reserve + failed_release <= 10,
         "too many calls failed to tell anything"
