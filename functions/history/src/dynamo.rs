@@ -244,20 +244,20 @@ impl HistoryStore for DynamoHistoryStore {
             .send()
             .await
             .map_err(|e| store_error("history.record", e))?;
-        let replaced = match output.attributes.filter(|old| !old.is_empty()) {
-            None => None,
-            // The same entry: an identical record before, or this call's own first attempt whose
-            // answer was lost (the SDK sent it again). The entry may be new, so it trims.
-            Some(old) if old == item => Some(Recorded::Replaced),
-            Some(_) => return Ok(Recorded::Replaced),
-        };
+        match output.attributes.filter(|old| !old.is_empty()) {
+            // The same entry: this call's own first attempt whose answer was lost (the SDK sent
+            // it again), or an identical record before, which cannot be told apart. The entry may
+            // be new, so it counts as inserted and trims.
+            Some(old) if old != item => return Ok(Recorded::Replaced),
+            _ => {}
+        }
         if let Err(err) = self.trim(&entry.user_id).await {
             tracing::warn!(
                 error = %err,
                 "history.record: the entry is stored but trimming failed; the next new entry trims"
             );
         }
-        Ok(replaced.unwrap_or(Recorded::Inserted))
+        Ok(Recorded::Inserted)
     }
 
     async fn remove(&self, user_id: &Key, id: &Key) -> Result<bool, StoreError> {
