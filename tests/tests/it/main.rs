@@ -14,3 +14,4 @@ mod provisioning;
 mod session;
 mod template;
 mod users;
+mod workspace_layouts;
