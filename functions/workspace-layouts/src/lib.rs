@@ -25,6 +25,11 @@
 //!   `PutItem`. A retry of that call (the SDK's, after a lost or late answer) puts the same item
 //!   again, so nothing is applied twice, and the answer is the record built before the write, never
 //!   `null`. Concurrent first saves write one item (the last one wins, as upstream).
+//! - A `save` or `clear` that meets the other's transaction on the same item is refused by DynamoDB
+//!   with nothing applied (`TransactionConflictException`, or a cancellation for
+//!   `TransactionConflict`), which the SDK does not retry: the store writes again, up to
+//!   [`dynamo::CONFLICT_ATTEMPTS`] rounds (a `clear` with a new token each round), then answers
+//!   `503`. The budget below is per round; without a conflict there is one.
 //! - `clear` must say whether a layout existed, which a plain `DeleteItem` repeated after a lost
 //!   answer would get wrong (the retry finds nothing and answers `false` for a delete it made). It
 //!   is a one-item `TransactWriteItems` with `attribute_exists(userId)` and a `ClientRequestToken`

@@ -34,6 +34,7 @@ conformance!(embedded(), dynamo;
     save_replaces_the_whole_layout,
     clear_is_true_once_then_false_and_touches_no_other_user,
     parallel_first_saves_leave_one_record,
+    concurrent_saves_and_clears_of_one_user_all_succeed,
     a_record_over_the_item_limit_is_refused_and_nothing_is_written,
     numbers_come_back_exactly,
 );
@@ -105,6 +106,28 @@ async fn parallel_first_saves_leave_one_record(store: impl WorkspaceLayoutsStore
         store.get(&key("same")).await.unwrap(),
         None,
         "a single record"
+    );
+}
+
+async fn concurrent_saves_and_clears_of_one_user_all_succeed(store: impl WorkspaceLayoutsStore) {
+    let saved = record("busy", serde_json::json!({ "version": 1 }), 1.0);
+    let saves = (0..40).map(|_| store.save(&saved));
+    let clears = (0..40).map(|_| store.clear(&saved.user_id));
+    let (saves, clears) = futures::future::join(
+        futures::future::join_all(saves),
+        futures::future::join_all(clears),
+    )
+    .await;
+    let failed: Vec<String> = saves
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .chain(clears.iter().filter_map(|r| r.as_ref().err()))
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} calls failed: {failed:?}",
+        failed.len()
     );
 }
 
@@ -730,6 +753,62 @@ mod exactly_once {
     }
 }
 
+/// A write refused because a transaction on the same item was in progress applied nothing: the
+/// store writes again (the SDK does not retry such a refusal), and answers `503` if it persists.
+#[cfg(feature = "dynamodb-local")]
+mod conflicts {
+    use super::*;
+
+    const PUT_CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#;
+    const CANCELLED_FOR_CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
+
+    #[tokio::test]
+    async fn a_save_or_clear_refused_for_a_conflict_is_written_again() {
+        let tables = DynamoTables::create().await;
+        let table = tables.table(workspace_layouts::attr::TABLE.default);
+        let saved = record("u", serde_json::json!({ "version": 1 }), 1.0);
+
+        let refuse = faults::Refuse::new("PutItem", 1, PUT_CONFLICT);
+        let store =
+            DynamoWorkspaceLayoutsStore::new(faults::client_with(refuse.clone()).await, &table);
+        store.save(&saved).await.unwrap();
+        assert_eq!(refuse.attempts(), 2, "written again after the conflict");
+        assert_eq!(
+            dynamo(&tables).get(&key("u")).await.unwrap(),
+            Some(saved.clone())
+        );
+
+        // The first round's answer is replaced by a cancellation for a conflict (its delete of an
+        // absent item applied nothing either way): a second round answers.
+        let refuse = faults::Refuse::new("TransactWriteItems", 1, CANCELLED_FOR_CONFLICT);
+        let store =
+            DynamoWorkspaceLayoutsStore::new(faults::client_with(refuse.clone()).await, &table);
+        assert!(!store.clear(&key("absent")).await.unwrap());
+        assert_eq!(refuse.attempts(), 2);
+
+        let always = faults::Refuse::new("TransactWriteItems", usize::MAX, CANCELLED_FOR_CONFLICT);
+        let store =
+            DynamoWorkspaceLayoutsStore::new(faults::client_with(always.clone()).await, &table);
+        match store.clear(&key("absent")).await {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("TransactionConflict"), "{message}")
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+        assert_eq!(
+            always.attempts(),
+            workspace_layouts::dynamo::CONFLICT_ATTEMPTS as usize
+        );
+        let always = faults::Refuse::new("PutItem", usize::MAX, PUT_CONFLICT);
+        let store =
+            DynamoWorkspaceLayoutsStore::new(faults::client_with(always.clone()).await, &table);
+        assert!(matches!(
+            store.save(&saved).await,
+            Err(StoreError::Unavailable(_))
+        ));
+    }
+}
+
 /// SDK interceptors for the DynamoDB tests: answers lost after the call was applied, and the
 /// consistency of every read.
 #[cfg(feature = "dynamodb-local")]
@@ -811,6 +890,59 @@ mod faults {
             if attempt == 1 && self.operations.contains(&op) {
                 assert!(context.response().status().is_success(), "{op} was applied");
                 *context.response_mut().status_mut() = 500.try_into()?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Replaces the answer to the first `rounds` attempts of `operation` with a `400` and `body`
+    /// (an error DynamoDB gives when it applied nothing).
+    #[derive(Debug, Clone)]
+    pub struct Refuse {
+        operation: &'static str,
+        rounds: usize,
+        body: &'static str,
+        attempts: Arc<Mutex<usize>>,
+    }
+
+    impl Refuse {
+        pub fn new(operation: &'static str, rounds: usize, body: &'static str) -> Self {
+            Self {
+                operation,
+                rounds,
+                body,
+                attempts: Arc::default(),
+            }
+        }
+
+        pub fn attempts(&self) -> usize {
+            *self.attempts.lock().unwrap()
+        }
+    }
+
+    impl Intercept for Refuse {
+        fn name(&self) -> &'static str {
+            "Refuse"
+        }
+
+        fn modify_before_deserialization(
+            &self,
+            context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+            _components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            if operation(cfg) != self.operation {
+                return Ok(());
+            }
+            let attempt = {
+                let mut attempts = self.attempts.lock().unwrap();
+                *attempts += 1;
+                *attempts
+            };
+            if attempt <= self.rounds {
+                let response = context.response_mut();
+                *response.status_mut() = 400.try_into()?;
+                *response.body_mut() = aws_smithy_types::body::SdkBody::from(self.body);
             }
             Ok(())
         }
