@@ -202,7 +202,12 @@ impl DynamoTables {
             dynamodb_endpoint: Some(endpoint.to_owned()),
             ..Config::default()
         };
-        let (client, calls) = shared::dynamo::counted_client(&config).await;
+        let calls = shared::dynamo::CallCounter::default();
+        let dynamo_config =
+            aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
+                .interceptor(calls.clone())
+                .build();
+        let client = shared::dynamo::Client::from_conf(dynamo_config);
         let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
         devserver::create_tables(&client, &prefix)
             .await
@@ -354,6 +359,8 @@ macro_rules! conformance {
 }
 
 pub mod cloudwatch;
+pub mod consistency;
+pub mod fault_proxy;
 pub mod template;
 
 /// A valid id for tests.

@@ -6,8 +6,9 @@ use shared::dynamo::{from_item, s, store_error, to_item, Client, Item};
 use shared::{Key, StoreError};
 use std::time::Duration;
 
-/// Rounds of a write that DynamoDB refused because a transaction on the same item was in progress
-/// (a `save` meeting a `clear`): such a refusal applied nothing and the SDK does not retry it.
+/// Rounds of a `save` that DynamoDB refused because a transaction on the same item was in progress
+/// (a `clear`): such a refusal (`TransactionConflictException`) applied nothing, and neither the
+/// SDK retries it nor `shared::dynamo::store_error` counts it as an outage.
 pub const CONFLICT_ATTEMPTS: u32 = 3;
 
 /// The pause before round `attempt` (from 1) of a write refused for a transaction conflict.
@@ -108,81 +109,13 @@ impl WorkspaceLayoutsStore for DynamoWorkspaceLayoutsStore {
     }
 
     async fn clear(&self, user_id: &Key) -> Result<bool, StoreError> {
-        delete_existing(
+        // Exactly once: a one-item transaction with a ClientRequestToken (see the crate docs).
+        shared::dynamo::delete_existing(
             &self.client,
             "workspaceLayouts.clear",
             &self.table,
             Self::key(user_id),
         )
         .await
-    }
-}
-
-/// A delete that answers whether the item existed, exactly once: a one-item `TransactWriteItems`
-/// with `attribute_exists` on the key and a `ClientRequestToken`, so an SDK retry after a lost or
-/// late answer is answered as the first attempt was (within DynamoDB's 10-minute window), never
-/// `false` for a delete this very call made. A transaction cancelled for a conflict (a write of the
-/// same item in progress) applied nothing: it is tried again with a new token, at most
-/// [`CONFLICT_ATTEMPTS`] rounds in all.
-///
-/// The same signature as `shared::dynamo::delete_existing` (notes/exactly-once.md), which replaces
-/// this local copy once it is on main.
-pub(crate) async fn delete_existing(
-    client: &Client,
-    op: &str,
-    table: &str,
-    key: Item,
-) -> Result<bool, StoreError> {
-    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-    use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
-    let name = key
-        .keys()
-        .next()
-        .cloned()
-        .ok_or_else(|| StoreError::Internal(format!("{op}: an empty key")))?;
-    let delete = Delete::builder()
-        .table_name(table)
-        .set_key(Some(key))
-        .condition_expression("attribute_exists(#key)")
-        .expression_attribute_names("#key", name)
-        .build()
-        .map_err(|e| StoreError::Internal(format!("{op}: {e}")))?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        // One token per round: the SDK's own retries of this round resend it.
-        let result = client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete.clone()).build())
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
-            .await;
-        let err = match result {
-            Ok(_) => return Ok(true),
-            Err(err) => err,
-        };
-        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-            err.as_service_error()
-        else {
-            return Err(store_error(op, err));
-        };
-        let codes: Vec<&str> = cancelled
-            .cancellation_reasons()
-            .iter()
-            .filter_map(|r| r.code())
-            .collect();
-        match codes.as_slice() {
-            ["ConditionalCheckFailed"] => return Ok(false),
-            ["TransactionConflict"] if attempt < CONFLICT_ATTEMPTS => {
-                tokio::time::sleep(conflict_backoff(attempt)).await;
-            }
-            // Still conflicting, or throttled: nothing was applied.
-            _ => {
-                return Err(StoreError::Unavailable(format!(
-                    "{op}: transaction cancelled ({})",
-                    codes.join(", ")
-                )))
-            }
-        }
     }
 }

@@ -4,8 +4,8 @@
 //! | route | function | store call | DynamoDB calls |
 //! |---|---|---|---|
 //! | `/workspaceLayouts/get` | `workspaceLayouts:getWorkspaceLayout` (query) | [`WorkspaceLayoutsStore::get`] | 1 `GetItem` (strongly consistent) |
-//! | `/workspaceLayouts/save` | `workspaceLayouts:saveWorkspaceLayout` | [`WorkspaceLayoutsStore::save`] | 1 `PutItem` |
-//! | `/workspaceLayouts/clear` | `workspaceLayouts:clearWorkspaceLayout` | [`WorkspaceLayoutsStore::clear`] | 1 `TransactWriteItems` (one conditional `Delete`, with a `ClientRequestToken`) |
+//! | `/workspaceLayouts/save` | `workspaceLayouts:saveWorkspaceLayout` | [`WorkspaceLayoutsStore::save`] | 1 `PutItem` (another after a transaction conflict, [`CONFLICT_ATTEMPTS`] in all) |
+//! | `/workspaceLayouts/clear` | `workspaceLayouts:clearWorkspaceLayout` | [`WorkspaceLayoutsStore::clear`] | 1 `TransactWriteItems` (`shared::dynamo::delete_existing`: one conditional `Delete`, with a `ClientRequestToken`) |
 //!
 //! # Table design
 //!
@@ -25,17 +25,18 @@
 //!   `PutItem`. A retry of that call (the SDK's, after a lost or late answer) puts the same item
 //!   again, so nothing is applied twice, and the answer is the record built before the write, never
 //!   `null`. Concurrent first saves write one item (the last one wins, as upstream).
-//! - A `save` or `clear` that meets the other's transaction on the same item is refused by DynamoDB
-//!   with nothing applied (`TransactionConflictException`, or a cancellation for
-//!   `TransactionConflict`), which the SDK does not retry: the store writes again, up to
-//!   [`dynamo::CONFLICT_ATTEMPTS`] rounds (a `clear` with a new token each round), then answers
-//!   `503`. The budget below is per round; without a conflict there is one.
+//! - A `save` that meets a `clear`'s transaction on the same item is refused by DynamoDB with
+//!   nothing applied (`TransactionConflictException`), which the SDK does not retry: the store puts
+//!   the same item again, up to [`CONFLICT_ATTEMPTS`] rounds, then answers `503`. A `clear` that
+//!   meets a write in progress is cancelled with nothing applied and answers `503`
+//!   (`delete_existing`).
 //! - `clear` must say whether a layout existed, which a plain `DeleteItem` repeated after a lost
 //!   answer would get wrong (the retry finds nothing and answers `false` for a delete it made). It
-//!   is a one-item `TransactWriteItems` with `attribute_exists(userId)` and a `ClientRequestToken`
-//!   (see [`dynamo`]): DynamoDB answers a repeat within 10 minutes as the first attempt, so the call
-//!   answers `true` exactly when it deleted the layout, and `false` (condition failed, nothing
-//!   written) when there was none.
+//!   is `shared::dynamo::delete_existing`: a one-item `TransactWriteItems` with
+//!   `attribute_exists(userId)` and a `ClientRequestToken`. DynamoDB answers a repeat within 10
+//!   minutes as the first attempt, so the call answers `true` exactly when it deleted the layout,
+//!   and `false` (condition failed, nothing written) when there was none. It costs twice the write
+//!   capacity of a `DeleteItem`.
 //! - `get` is a `GetItem` with `ConsistentRead`: it sees every save and clear acknowledged before.
 //!
 //! # Limits
@@ -45,20 +46,28 @@
 //! passes DynamoDB's 400 KB item limit is a `413` with nothing written, on both stores (the embedded
 //! store measures the record's JSON, DynamoDB its item size); a body over 1 MiB is a `413` before
 //! it is parsed.
+//!
+//! # Modules
+//!
+//! The shape of every group crate: `model` ([`Pane`], [`Layout`], [`LayoutRecord`]), `routes`
+//! (arguments, replies, handlers and [`routes()`]), `store` ([`WorkspaceLayoutsStore`]), `dynamo`
+//! ([`DynamoWorkspaceLayoutsStore`] and [`attr`]), `embedded` ([`EmbeddedWorkspaceLayoutsStore`]),
+//! `import` ([`Import`]), `main.rs` (the Lambda bootstrap, a binary named `workspaceLayouts` after
+//! the group). Every public item is re-exported here.
 #![warn(missing_docs)]
 
-pub mod dynamo;
-pub mod embedded;
-pub mod import;
-pub mod model;
-pub mod routes;
-pub mod store;
+mod dynamo;
+mod embedded;
+mod import;
+mod model;
+mod routes;
+mod store;
 
-pub use dynamo::{attr, DynamoWorkspaceLayoutsStore};
+pub use dynamo::{attr, DynamoWorkspaceLayoutsStore, CONFLICT_ATTEMPTS};
 pub use embedded::EmbeddedWorkspaceLayoutsStore;
 pub use import::Import;
 pub use model::{Layout, LayoutRecord, Pane};
-pub use routes::routes;
+pub use routes::{routes, ClearReply, SaveArgs, SavePayload, SaveReply, UserArgs};
 pub use store::WorkspaceLayoutsStore;
 
 use shared::routes::Surface;

@@ -753,8 +753,8 @@ mod exactly_once {
     }
 }
 
-/// A write refused because a transaction on the same item was in progress applied nothing: the
-/// store writes again (the SDK does not retry such a refusal), and answers `503` if it persists.
+/// A write refused because a transaction on the same item was in progress applied nothing: a save
+/// is put again (the SDK does not retry such a refusal); a refusal that persists is a `503`.
 #[cfg(feature = "dynamodb-local")]
 mod conflicts {
     use super::*;
@@ -763,7 +763,7 @@ mod conflicts {
     const CANCELLED_FOR_CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
 
     #[tokio::test]
-    async fn a_save_or_clear_refused_for_a_conflict_is_written_again() {
+    async fn a_save_refused_for_a_conflict_is_put_again_and_a_lasting_conflict_is_unavailable() {
         let tables = DynamoTables::create().await;
         let table = tables.table(workspace_layouts::attr::TABLE.default);
         let saved = record("u", serde_json::json!({ "version": 1 }), 1.0);
@@ -772,19 +772,23 @@ mod conflicts {
         let store =
             DynamoWorkspaceLayoutsStore::new(faults::client_with(refuse.clone()).await, &table);
         store.save(&saved).await.unwrap();
-        assert_eq!(refuse.attempts(), 2, "written again after the conflict");
+        assert_eq!(refuse.attempts(), 2, "put again after the conflict");
         assert_eq!(
             dynamo(&tables).get(&key("u")).await.unwrap(),
             Some(saved.clone())
         );
 
-        // The first round's answer is replaced by a cancellation for a conflict (its delete of an
-        // absent item applied nothing either way): a second round answers.
-        let refuse = faults::Refuse::new("TransactWriteItems", 1, CANCELLED_FOR_CONFLICT);
+        let always = faults::Refuse::new("PutItem", usize::MAX, PUT_CONFLICT);
         let store =
-            DynamoWorkspaceLayoutsStore::new(faults::client_with(refuse.clone()).await, &table);
-        assert!(!store.clear(&key("absent")).await.unwrap());
-        assert_eq!(refuse.attempts(), 2);
+            DynamoWorkspaceLayoutsStore::new(faults::client_with(always.clone()).await, &table);
+        assert!(matches!(
+            store.save(&saved).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(
+            always.attempts(),
+            workspace_layouts::CONFLICT_ATTEMPTS as usize
+        );
 
         let always = faults::Refuse::new("TransactWriteItems", usize::MAX, CANCELLED_FOR_CONFLICT);
         let store =
@@ -795,17 +799,6 @@ mod conflicts {
             }
             other => panic!("expected Unavailable, got {other:?}"),
         }
-        assert_eq!(
-            always.attempts(),
-            workspace_layouts::dynamo::CONFLICT_ATTEMPTS as usize
-        );
-        let always = faults::Refuse::new("PutItem", usize::MAX, PUT_CONFLICT);
-        let store =
-            DynamoWorkspaceLayoutsStore::new(faults::client_with(always.clone()).await, &table);
-        assert!(matches!(
-            store.save(&saved).await,
-            Err(StoreError::Unavailable(_))
-        ));
     }
 }
 
