@@ -113,7 +113,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 28] = [
+pub const FUNCTIONS: [Function; 31] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -151,6 +151,18 @@ pub const FUNCTIONS: [Function; 28] = [
     mutation("pipelines:update", "/pipelines/update"),
     mutation("pipelines:remove", "/pipelines/delete"),
     mutation("pipelines:recordRun", "/pipelines/recordRun"),
+    query(
+        "workspaceLayouts:getWorkspaceLayout",
+        "/workspaceLayouts/get",
+    ),
+    mutation(
+        "workspaceLayouts:saveWorkspaceLayout",
+        "/workspaceLayouts/save",
+    ),
+    mutation(
+        "workspaceLayouts:clearWorkspaceLayout",
+        "/workspaceLayouts/clear",
+    ),
 ];
 
 /// The function a client's `path` names. Convex accepts the module with or without its `.js`
@@ -330,11 +342,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_28_unique_names_nine_of_them_queries() {
+    fn the_table_has_31_unique_names_ten_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 28);
+        assert_eq!(names.len(), 31);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 28, "one route per function");
+        assert_eq!(paths.len(), 31, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -352,6 +364,7 @@ mod tests {
                 "pipelines:list",
                 "pipelines:get",
                 "pipelines:findByWebhookSecret",
+                "workspaceLayouts:getWorkspaceLayout",
             ])
         );
         for f in FUNCTIONS {

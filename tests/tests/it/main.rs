@@ -15,3 +15,4 @@ mod provisioning;
 mod session;
 mod template;
 mod users;
+mod workspace_layouts;
