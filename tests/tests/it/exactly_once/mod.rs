@@ -11,6 +11,7 @@
 #![cfg(feature = "dynamodb-local")]
 
 mod account;
+mod provisioning;
 mod soak;
 
 use devserver::Store;
@@ -100,6 +101,9 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+    /// Which call of [`WriteCase::OP`] a [`Injected::First`] fault goes into (1: the route's first;
+    /// 2 for a write on a route's second call of the operation, e.g. after a cancelled transaction).
+    const NTH: usize = 1;
 
     /// Prepares the state before the call (no fault is active yet).
     fn setup(&self, app: &TestApp, key: &str) -> impl Future<Output = ()> {
@@ -200,7 +204,7 @@ async fn one_run<C: WriteCase>(
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
-        Injected::First(fault) => proxy.nth(C::OP, 1, fault),
+        Injected::First(fault) => proxy.nth(C::OP, C::NTH, fault),
         Injected::Every(fault) => proxy.always(Some(C::OP), fault),
     }
     let told = surface
