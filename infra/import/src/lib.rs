@@ -15,7 +15,7 @@
 //! - `_creationTime` orders credentials (`findActive`, `list`) and usage records (`listUsage`), as
 //!   it did in Convex; it is stored in their creation keys.
 //! - Derived data: webhook-secret lookups of pipelines, the expiry index shard and TTL attribute of
-//!   sessions, the index attributes of credentials; the history cap (the newest
+//!   sessions, the index attributes and pointers of credentials; the history cap (the newest
 //!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported).
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.

@@ -12,6 +12,7 @@
 
 mod account;
 mod history;
+mod provisioning;
 mod session;
 mod soak;
 mod users;
@@ -103,6 +104,9 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+    /// Which call of [`WriteCase::OP`] a [`Injected::First`] fault goes into (1: the route's first;
+    /// 2 for a write on a route's second call of the operation, e.g. after a cancelled transaction).
+    const NTH: usize = 1;
     /// Whether each run needs tables of its own (a write that reaches beyond its keys, such as
     /// `/session/prune`); otherwise the runs share one set and use their own keys.
     const OWN_TABLES: bool = false;
@@ -221,7 +225,7 @@ async fn one_run<C: WriteCase>(
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
-        Injected::First(fault) => proxy.nth(C::OP, 1, fault),
+        Injected::First(fault) => proxy.nth(C::OP, C::NTH, fault),
         Injected::Every(fault) => proxy.always(Some(C::OP), fault),
     }
     let told = surface
