@@ -80,7 +80,9 @@
 //! cancelled transaction, which applied nothing; an error from the SDK (it gave up, throttled, the
 //! 4 s budget spent) ends the call with `503`, the write applied at most once. The run id is made
 //! once per request, so every attempt of one `recordRun` writes the same run item; the new secret
-//! of a rotation likewise. The runs cleanup of `delete` deletes keys, which is safe to repeat.
+//! of a rotation likewise. Each transaction is also conditioned on what it read (the version, the
+//! secret, or the items' absence), which its own application changes, so it cannot apply twice
+//! whatever the token. The runs cleanup of `delete` deletes keys, which is safe to repeat.
 //!
 //! # Concurrent updates
 //!
