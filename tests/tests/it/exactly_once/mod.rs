@@ -11,6 +11,7 @@
 #![cfg(feature = "dynamodb-local")]
 
 mod account;
+mod pipelines;
 mod soak;
 
 use devserver::Store;
