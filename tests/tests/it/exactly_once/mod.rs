@@ -11,8 +11,11 @@
 #![cfg(feature = "dynamodb-local")]
 
 mod account;
+mod history;
 mod pipelines;
+mod session;
 mod soak;
+mod users;
 
 use devserver::Store;
 use serde_json::{json, Value};
@@ -101,6 +104,16 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+    /// Whether each run needs tables of its own (a write that reaches beyond its keys, such as
+    /// `/session/prune`); otherwise the runs share one set and use their own keys.
+    const OWN_TABLES: bool = false;
+
+    /// Writes state straight into the tables before [`WriteCase::setup`] (for bulk data that
+    /// would take too many calls through the routes). No fault is active yet.
+    fn seed(&self, tables: &DynamoTables, key: &str) -> impl Future<Output = ()> {
+        let _ = (tables, key);
+        async {}
+    }
 
     /// Prepares the state before the call (no fault is active yet).
     fn setup(&self, app: &TestApp, key: &str) -> impl Future<Output = ()> {
@@ -213,11 +226,19 @@ async fn one_run<C: WriteCase>(
     surface: Surface,
     injected: Injected,
 ) -> Run {
+    let own;
+    let tables = if C::OWN_TABLES {
+        own = DynamoTables::create().await;
+        &own
+    } else {
+        tables
+    };
     let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
     let store: Store = tables.store_via(&proxy.endpoint).await;
     let app = spawn_app(store).await;
     let key = format!("{}-{surface:?}-{injected:?}", C::FUNCTION)
         .replace([' ', '(', ')', ':', '{', '}', ','], "-");
+    case.seed(tables, &key).await;
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
