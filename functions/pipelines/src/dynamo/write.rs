@@ -107,7 +107,9 @@ impl DynamoPipelinesStore {
             Tx::Failed(_) => Err(StoreError::Internal(
                 "pipelines.create: the new id or secret is taken".into(),
             )),
-            Tx::Conflict => Err(contention("pipelines.create")),
+            Tx::Conflict => Err(StoreError::Unavailable(
+                "pipelines.create: a concurrent write conflicted; try again".into(),
+            )),
         }
     }
 
