@@ -12,6 +12,7 @@
 
 mod account;
 mod history;
+mod pipelines;
 mod provisioning;
 mod session;
 mod soak;
@@ -135,6 +136,19 @@ pub trait WriteCase: Sync {
         let _ = value;
         false
     }
+
+    /// What is wrong with a success value (not a refusal) next to what is stored now, if anything:
+    /// e.g. a secret the client was told that is not the stored one, because the write was applied
+    /// a second time with a value of its own.
+    fn disagrees(
+        &self,
+        app: &TestApp,
+        key: &str,
+        value: &Value,
+    ) -> impl Future<Output = Option<String>> {
+        let _ = (app, key, value);
+        async { None }
+    }
 }
 
 /// The outcome of one run: what was injected, told and stored.
@@ -146,6 +160,7 @@ struct Run {
     applied: u32,
     refused: bool,
     faulted: bool,
+    disagrees: Option<String>,
 }
 
 impl Run {
@@ -157,6 +172,7 @@ impl Run {
             applied,
             refused,
             faulted,
+            disagrees,
         } = self;
         let what = format!(
             "{case} over {surface:?} with {injected:?}: answered {told:?}, applied {applied} times"
@@ -167,6 +183,11 @@ impl Run {
         if (told.status == 200) != told.value.is_some() {
             return Some(format!(
                 "{what}: a 200 without a value, or a value without a 200"
+            ));
+        }
+        if let Some(why) = disagrees {
+            return Some(format!(
+                "{what}: the answer disagrees with what is stored: {why}"
             ));
         }
         match &told.value {
@@ -239,6 +260,10 @@ async fn one_run<C: WriteCase>(
     let faulted = proxy.take_calls().iter().any(|call| call.fault.is_some());
     let applied = case.applied(&app, &key).await;
     let refused = told.value.as_ref().is_some_and(|value| case.refused(value));
+    let disagrees = match &told.value {
+        Some(value) if !refused => case.disagrees(&app, &key, value).await,
+        _ => None,
+    };
     Run {
         surface,
         injected,
@@ -246,5 +271,6 @@ async fn one_run<C: WriteCase>(
         applied,
         refused,
         faulted,
+        disagrees,
     }
 }
