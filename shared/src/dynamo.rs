@@ -15,6 +15,8 @@ use std::time::Duration;
 
 pub use aws_sdk_dynamodb::Client;
 
+mod https;
+
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -126,13 +128,9 @@ fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_millis(500))
 }
 
-/// The HTTPS client: hyper with rustls on the `ring` crypto provider (smaller and quicker to load
-/// than the SDK's default aws-lc; one TLS stack in the binary).
+/// The HTTPS client: hyper with rustls on `ring`, its connector built once ([`https`]).
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    https::client()
 }
 
 /// Records the operation name of every call made through a client built by [`counted_client`].
