@@ -52,8 +52,9 @@ commit's; repeatable, and a folder may hold only some functions), that build's b
 same round-robin cold starts and a table compares size, init and the cold request, this build
 against that one: a before/after measured in one run.
 
-Every emulator run holds the lock `/tmp/rie.lock` (`flock`), which the machine's other users of the
-RIE take too; the bench gives the RIE a runtime API port of its own.
+Every emulator run holds the lock `/tmp/rie.lock` (`flock`; `--rie-lock` names another, `''` none),
+which the machine's other users of the RIE take too; the bench gives the RIE a runtime API port of
+its own (not the fixed 9001), so it could run beside them, only not undisturbed.
 
 Usage: bench.py --lambda-dir DIR --rie PATH --bench-exec PATH --tls-dir DIR --dynamodb-endpoint URL
                 --tables JSON [--cold 20] [--warm 100] [--load 1000] [--compare [LABEL=]DIR ...]
@@ -229,9 +230,13 @@ class RuntimeApi:
                 body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
                 conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=None)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                conn.request(method, self.path, body=body if method == "POST" else None, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
+                try:
+                    conn.request(method, self.path, body=body if method == "POST" else None, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                except (OSError, http.client.HTTPException):
+                    self.close_connection = True  # the emulator was stopped while the bootstrap waited
+                    return
                 if kind == "next":
                     with api.lock:
                         api.events.append(("handout", time.time_ns(), None))
@@ -270,9 +275,12 @@ class Emulator:
     """One bootstrap under the RIE, started through `bench-exec` with the runtime API passed through
     [`RuntimeApi`]. Holds the machine's RIE lock while it runs."""
 
+    lock_path = RIE_LOCK
+
     def __init__(self, rie, bench_exec, bootstrap, env):
-        self.lock = open(RIE_LOCK, "a")
-        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self.lock = open(self.lock_path, "a") if self.lock_path else None
+        if self.lock:
+            fcntl.flock(self.lock, fcntl.LOCK_EX)
         self.port = free_port()
         rie_api_port = free_port()
         self.stamp = tempfile.NamedTemporaryFile(prefix="bench-exec-", delete=False).name
@@ -347,8 +355,9 @@ class Emulator:
         self.process.wait()
         self.api.close()
         Path(self.stamp).unlink(missing_ok=True)
-        fcntl.flock(self.lock, fcntl.LOCK_UN)
-        self.lock.close()
+        if self.lock:
+            fcntl.flock(self.lock, fcntl.LOCK_UN)
+            self.lock.close()
 
 
 def sample_event(path):
@@ -452,10 +461,15 @@ def main():
     parser.add_argument("--load", type=int, default=1000)
     parser.add_argument("--dynamodb-ms", type=float, default=5.0,
                         help="DynamoDB's own time per call on AWS, for the estimates (default 5 ms)")
+    parser.add_argument("--rie-lock", default=RIE_LOCK, metavar="PATH",
+                        help=f"lock held around every emulator run (default {RIE_LOCK}; '' for none: the "
+                             "bench's emulators use runtime API ports of their own, so they do not clash "
+                             "with other users of the RIE, but run beside them)")
     parser.add_argument("--compare", action="append", default=[], metavar="[LABEL=]DIR",
                         help="target/lambda folder of another build to compare with (repeatable; the label "
                              "defaults to the folder's name); its bootstraps that exist join the cold starts")
     args = parser.parse_args()
+    Emulator.lock_path = args.rie_lock
 
     lambda_dir = Path(args.lambda_dir)
     tls_dir = Path(args.tls_dir)
