@@ -230,13 +230,23 @@ class RuntimeApi:
                 body = self.rfile.read(int(self.headers.get("content-length", 0) or 0))
                 conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=None)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                try:
-                    conn.request(method, self.path, body=body if method == "POST" else None, headers=headers)
-                    response = conn.getresponse()
-                    data = response.read()
-                except (OSError, http.client.HTTPException):
-                    self.close_connection = True  # the emulator was stopped while the bootstrap waited
-                    return
+                deadline = time.time() + 5
+                while True:
+                    try:
+                        conn.request(method, self.path, body=body if method == "POST" else None,
+                                     headers=headers)
+                        response = conn.getresponse()
+                        data = response.read()
+                        break
+                    except ConnectionRefusedError:
+                        if time.time() > deadline:  # the emulator's runtime API never came up
+                            self.close_connection = True
+                            return
+                        conn.close()
+                        time.sleep(0.01)  # its runtime API is not listening yet
+                    except (OSError, http.client.HTTPException):
+                        self.close_connection = True  # the emulator was stopped while the bootstrap waited
+                        return
                 if kind == "next":
                     with api.lock:
                         api.events.append(("handout", time.time_ns(), None))
@@ -313,7 +323,11 @@ class Emulator:
     def invoke(self, event):
         self.conn.request("POST", "/2015-03-31/functions/function/invocations", body=json.dumps(event),
                           headers={"content-type": "application/json"})
-        return json.loads(self.conn.getresponse().read())
+        body = self.conn.getresponse().read()
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise RuntimeError(f"not JSON from the emulator: {body[:200]!r}\n" + "\n".join(self.lines[-20:]))
 
     def init_ms(self):
         deadline = time.time() + 5
@@ -431,7 +445,14 @@ def cold_starts(rie, bench_exec, runs, count, proxy):
     results = {name: [] for name in runs}
     for round_ in range(count):
         for name, (bootstrap, env, event) in runs.items():
-            results[name].append(cold_request(rie, bench_exec, bootstrap, env, event, proxy))
+            for attempt in range(3):
+                try:
+                    results[name].append(cold_request(rie, bench_exec, bootstrap, env, event, proxy))
+                    break
+                except (RuntimeError, OSError, http.client.HTTPException) as err:
+                    if attempt == 2:
+                        raise
+                    print(f"bench: {name}: a cold start failed, taken again: {str(err)[:300]}", flush=True)
         print(f"bench: cold starts, round {round_ + 1}/{count}", flush=True)
     medians = {}
     for name, values in results.items():
