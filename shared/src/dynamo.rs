@@ -128,7 +128,7 @@ fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_millis(500))
 }
 
-/// The HTTPS client: hyper with rustls on `ring`, its connector built once ([`https`]).
+/// The HTTPS client: hyper with rustls on `ring`, trusting the AWS roots ([`https`]).
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     https::client()
 }
