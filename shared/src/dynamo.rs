@@ -22,6 +22,8 @@ pub use once::WriteToken;
 pub use transact::{delete_existing, transact, Transacted};
 pub use update::UpdateExpression;
 
+mod https;
+
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -133,13 +135,9 @@ fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_millis(500))
 }
 
-/// The HTTPS client: hyper with rustls on the `ring` crypto provider (smaller and quicker to load
-/// than the SDK's default aws-lc; one TLS stack in the binary).
+/// The HTTPS client: hyper with rustls on `ring`, trusting the AWS roots ([`https`]).
 fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    https::client()
 }
 
 /// Records the operation name of every call made through a client built by [`counted_client`].
