@@ -477,10 +477,12 @@ fn parse<T: ImportTable>(line: usize, text: &str) -> Result<Doc<T::Record>, Stri
     }
     let record = T::complete(record, &convex_id)?;
     let size = serde_json::to_vec(&record).map_or(0, |bytes| bytes.len());
-    if size > shared::MAX_ITEM_BYTES {
-        return Err(format!(
-            "{size} bytes: larger than DynamoDB's 400 KB item limit"
-        ));
+    if size > T::MAX_RECORD_BYTES {
+        return Err(if T::MAX_RECORD_BYTES == shared::MAX_ITEM_BYTES {
+            format!("{size} bytes: larger than DynamoDB's 400 KB item limit")
+        } else {
+            format!("{size} bytes: larger than the {} byte limit", T::MAX_RECORD_BYTES)
+        });
     }
     Ok(Doc {
         line,
