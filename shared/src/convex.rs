@@ -114,7 +114,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 28] = [
+pub const FUNCTIONS: [Function; 35] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -152,6 +152,13 @@ pub const FUNCTIONS: [Function; 28] = [
     mutation("pipelines:update", "/pipelines/update"),
     mutation("pipelines:remove", "/pipelines/delete"),
     mutation("pipelines:recordRun", "/pipelines/recordRun"),
+    query("transit:listTranscripts", "/transit/listTranscripts"),
+    mutation("transit:saveTranscript", "/transit/saveTranscript"),
+    mutation("transit:clearTranscripts", "/transit/clearTranscripts"),
+    mutation("transit:removeTranscript", "/transit/removeTranscript"),
+    query("transit:getCalendarToken", "/transit/getCalendarToken"),
+    mutation("transit:setCalendarToken", "/transit/setCalendarToken"),
+    mutation("transit:clearCalendarToken", "/transit/clearCalendarToken"),
 ];
 
 /// The function a client's `path` names. Convex accepts the module with or without its `.js`
@@ -613,11 +620,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_28_unique_names_nine_of_them_queries() {
+    fn the_table_has_35_unique_names_eleven_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 28);
+        assert_eq!(names.len(), 35);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 28, "one route per function");
+        assert_eq!(paths.len(), 35, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -635,6 +642,8 @@ mod tests {
                 "pipelines:list",
                 "pipelines:get",
                 "pipelines:findByWebhookSecret",
+                "transit:listTranscripts",
+                "transit:getCalendarToken",
             ])
         );
         for f in FUNCTIONS {

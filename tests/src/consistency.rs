@@ -40,11 +40,13 @@ impl ConsistentReadsOnly {
 
     /// Why the read described by `input` is not strongly consistent, if it is not.
     pub fn violation(&self, input: &Input) -> Option<String> {
-        let index = |name: Option<&str>| match name {
+        let index = |name: Option<&str>| {
+            match name {
             Some(name) if !self.local_indexes.contains(name) => Some(format!(
                 "reads index {name}, which is not a local secondary index (a global one is eventually consistent)"
             )),
             _ => None,
+        }
         };
         let consistent = |flag: Option<bool>, op: &str| {
             (flag != Some(true)).then(|| format!("{op} without ConsistentRead"))
@@ -130,7 +132,9 @@ mod tests {
         };
         assert_eq!(guard.violation(&query(None, true)), None);
         assert_eq!(guard.violation(&query(Some("byCreatedAt"), true)), None);
-        assert!(guard.violation(&query(Some("byCreatedAt"), false)).is_some());
+        assert!(guard
+            .violation(&query(Some("byCreatedAt"), false))
+            .is_some());
         assert!(guard
             .violation(&query(Some("activeByOwner"), true))
             .unwrap()

@@ -244,14 +244,20 @@ async fn serve(mut client: TcpStream, upstream: String, state: Arc<Mutex<State>>
             }
             Some(Fault::Throttle) => {
                 let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded (injected by the fault proxy)."}"#;
-                if write_answer(&mut client, "400 Bad Request", body).await.is_err() {
+                if write_answer(&mut client, "400 Bad Request", body)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 continue;
             }
             Some(Fault::InternalError) => {
                 let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error (injected by the fault proxy)"}"#;
-                if write_answer(&mut client, "500 Internal Server Error", body).await.is_err() {
+                if write_answer(&mut client, "500 Internal Server Error", body)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
                 continue;

@@ -1,7 +1,7 @@
 //! The DynamoDB store. The design (keys, the index item, exactly-once and consistency) is in the
 //! crate docs; the key formats and attribute names are in [`attr`].
 
-use crate::index::{Body, Candidate, Entry, Index, SavePlan};
+use crate::index::{codec, Body, Candidate, Entry, Index, SavePlan};
 use crate::model::{CalendarToken, NewTranscript, Saved, Secret, TranscriptJson};
 use crate::store::TransitStore;
 use aws_sdk_dynamodb::primitives::Blob;
@@ -38,9 +38,9 @@ pub mod attr {
     pub const INDEX: &str = "index";
     /// Index item: its version (a number), bumped by every write.
     pub const VER: &str = "ver";
-    /// Index item: the entries in list order (a list of maps, see [`crate::index::Entry`]).
+    /// Index item: the entries in list order (binary, see [`crate::index::codec`]).
     pub const ENTRIES: &str = "entries";
-    /// Index item: bodies left to delete (a list of maps, see [`crate::index::Body`]).
+    /// Index item: bodies left to delete (binary, see [`crate::index::codec`]).
     pub const GARBAGE: &str = "garbage";
     /// Body item: its part of the transcript's JSON (binary).
     pub const DATA: &str = "data";
@@ -86,12 +86,24 @@ pub const ROUNDS_DEADLINE: Duration = Duration::from_secs(7);
 /// was read.
 pub const LIST_ROUNDS: u32 = 8;
 
+/// Stripes of the process-local queue of index writes (see [`DynamoTransitStore`]).
+const WRITE_QUEUES: u32 = 64;
+
 /// The DynamoDB store.
+///
+/// Writes of one user's index from one process queue behind each other (a striped lock by
+/// userId) before they race with other processes' on the index version. Conditional transactions
+/// alone keep every outcome exact across processes (each Lambda instance serves one request at a
+/// time); the queue only saves the calls a lost race costs where one process serves many requests
+/// at once (the dev server, tests): every concurrent writer of a user loses once per write that
+/// wins, so N racing writers cost about N²/2 failed transactions, which also consume write
+/// capacity.
 #[derive(Clone)]
 pub struct DynamoTransitStore {
     client: Client,
     transcripts: String,
     tokens: String,
+    queues: std::sync::Arc<[tokio::sync::Mutex<()>]>,
 }
 
 /// A user's index as read, with the version a write must find to replace it.
@@ -108,6 +120,9 @@ impl DynamoTransitStore {
             client,
             transcripts: transcripts.into(),
             tokens: tokens.into(),
+            queues: (0..WRITE_QUEUES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -341,17 +356,33 @@ impl DynamoTransitStore {
         }
     }
 
-    /// Runs `attempt` (one read-and-write round) until it is not a lost race, with jittered
-    /// backoff, at most [`MAX_ROUNDS`] times and not past [`ROUNDS_DEADLINE`].
-    async fn rounds<T, F, Fut>(&self, op: &str, mut attempt: F) -> Result<T, StoreError>
+    /// Runs `attempt` (one read-and-write round, given the index it acts on) until it is not a
+    /// lost race, with jittered backoff, at most [`MAX_ROUNDS`] times and not past
+    /// [`ROUNDS_DEADLINE`]. A round lost on the index's condition hands back the index as the
+    /// winner left it (`ALL_OLD` of the failed condition), so the next round starts from it
+    /// without reading it again; a conflict reads it again.
+    async fn rounds<T, F, Fut>(
+        &self,
+        user_id: &Key,
+        op: &str,
+        mut attempt: F,
+    ) -> Result<T, StoreError>
     where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
+        F: FnMut(ReadIndex) -> Fut,
+        Fut: std::future::Future<Output = Result<Round<T>, StoreError>>,
     {
+        let queue = shared::dynamo::shard_of(user_id.as_str(), WRITE_QUEUES) as usize;
+        let _turn = self.queues[queue].lock().await;
         let started = Instant::now();
+        let mut fresh = None;
         for round in 0..MAX_ROUNDS {
-            if let Some(done) = attempt().await? {
-                return Ok(done);
+            let read = match fresh.take() {
+                Some(read) => read,
+                None => self.read_index(user_id, op).await?,
+            };
+            match attempt(read).await? {
+                Round::Done(done) => return Ok(done),
+                Round::Lost(next) => fresh = next,
             }
             if started.elapsed() > ROUNDS_DEADLINE {
                 break;
@@ -364,9 +395,42 @@ impl DynamoTransitStore {
     }
 }
 
-/// Sleeps a random time up to 10 ms × 2^round, at most 250 ms ("full jitter").
+/// What one round of a mutation came to.
+enum Round<T> {
+    /// Written (or nothing to write): the answer.
+    Done(T),
+    /// Another write of the user's index won: try again, from this index when the failed
+    /// condition returned it.
+    Lost(Option<ReadIndex>),
+}
+
+/// The round after `transact` answered `outcome` for `items` (the index put last): `Done(done)`,
+/// or `Lost` with the index the failed condition returned; a cancellation for any other reason
+/// is an error.
+fn after<T>(op: &str, outcome: Transacted, done: T) -> Result<Round<T>, StoreError> {
+    match outcome {
+        Transacted::Done => Ok(Round::Done(done)),
+        Transacted::Cancelled(reasons) if lost_race(&reasons) => {
+            let index = reasons
+                .last()
+                .filter(|reason| reason.condition_failed())
+                .and_then(|reason| reason.item.as_ref())
+                .map(index_from_item)
+                .transpose()?
+                .map(|index| ReadIndex {
+                    found: Some(index.ver),
+                    index,
+                });
+            Ok(Round::Lost(index))
+        }
+        Transacted::Cancelled(reasons) => Err(cancelled(op, &reasons)),
+    }
+}
+
+/// Sleeps a random time up to 10 ms × 2^round, at most 500 ms ("full jitter": concurrent losers
+/// spread out instead of racing again together).
 async fn backoff(round: u32) {
-    let cap = (10u64 << round.min(5)).min(250);
+    let cap = (10u64 << round.min(6)).min(500);
     let random = uuid::Uuid::new_v4().as_u128() as u64;
     tokio::time::sleep(Duration::from_millis(random % (cap + 1))).await;
 }
@@ -403,27 +467,32 @@ fn put_item(
                 .expression_attribute_values(":ver", n(ver as f64));
         }
     }
+    if condition.is_some() {
+        put = put.return_values_on_condition_check_failure(
+            aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+        );
+    }
     let put = put
         .build()
         .map_err(|e| StoreError::Internal(format!("transit: {e}")))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// The attributes of an index item (without its key); entries with `createdAt` cut for storage.
+/// The attributes of an index item (without its key): `createdAt` values cut for storage, the
+/// entries and the garbage in their binary form ([`crate::index::codec`]).
 pub(crate) fn index_to_item(index: &Index) -> Result<Item, StoreError> {
-    let convert = |e: serde_dynamo::Error| StoreError::Internal(format!("transit index: {e}"));
     let entries: Vec<Entry> = index.entries.iter().map(Entry::cut_for_storage).collect();
     let mut item = Item::from([
         (attr::VER.to_owned(), n(index.ver as f64)),
         (
             attr::ENTRIES.to_owned(),
-            serde_dynamo::to_attribute_value(&entries).map_err(convert)?,
+            AttributeValue::B(Blob::new(codec::encode_entries(&entries))),
         ),
     ]);
     if !index.garbage.is_empty() {
         item.insert(
             attr::GARBAGE.to_owned(),
-            serde_dynamo::to_attribute_value(&index.garbage).map_err(convert)?,
+            AttributeValue::B(Blob::new(codec::encode_bodies(&index.garbage))),
         );
     }
     Ok(item)
@@ -437,16 +506,13 @@ fn index_from_item(item: &Item) -> Result<Index, StoreError> {
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .ok_or_else(|| corrupt("no version"))?;
-    let list =
-        |name: &str| -> Result<Option<AttributeValue>, StoreError> { Ok(item.get(name).cloned()) };
-    let entries = match list(attr::ENTRIES)? {
-        Some(value) => serde_dynamo::from_attribute_value(value)
-            .map_err(|e| corrupt(&format!("entries: {e}")))?,
+    let binary = |name: &str| item.get(name).and_then(|v| v.as_b().ok()).map(Blob::as_ref);
+    let entries = match binary(attr::ENTRIES) {
+        Some(bytes) => codec::decode_entries(bytes).ok_or_else(|| corrupt("entries"))?,
         None => Vec::new(),
     };
-    let garbage = match list(attr::GARBAGE)? {
-        Some(value) => serde_dynamo::from_attribute_value(value)
-            .map_err(|e| corrupt(&format!("garbage: {e}")))?,
+    let garbage = match binary(attr::GARBAGE) {
+        Some(bytes) => codec::decode_bodies(bytes).ok_or_else(|| corrupt("garbage"))?,
         None => Vec::new(),
     };
     Ok(Index {
@@ -499,24 +565,24 @@ impl TransitStore for DynamoTransitStore {
             size: transcript.json.len() as u64,
             wire: transcript.json.wire_len() as u64,
         };
-        self.rounds(OP, || async {
-            let mut read = self.read_index(user_id, OP).await?;
-            let undecided = read.index.undecided_with(&candidate);
+        let candidate = &candidate;
+        self.rounds(user_id, OP, move |mut read| async move {
+            let undecided = read.index.undecided_with(candidate);
             if !undecided.is_empty()
                 && !self
                     .complete_created_at(user_id, &mut read.index, &undecided, OP)
                     .await?
             {
-                return Ok(None);
+                return Ok(Round::Lost(None));
             }
             let SavePlan::Write {
                 index: mut next,
                 entry,
                 updated,
                 dropped,
-            } = read.index.plan_save(&candidate)
+            } = read.index.plan_save(candidate)
             else {
-                return Ok(Some(Saved::Trimmed));
+                return Ok(Round::Done(Saved::Trimmed));
             };
             let delete = dropped.iter().map(Entry::body_ref).collect();
             let items = self.write_items(
@@ -526,44 +592,38 @@ impl TransitStore for DynamoTransitStore {
                 Some((&entry, &transcript.json)),
                 delete,
             )?;
-            match transact(&self.client, OP, items).await? {
-                Transacted::Done => Ok(Some(if updated {
-                    Saved::Updated
-                } else {
-                    Saved::Inserted
-                })),
-                Transacted::Cancelled(reasons) if lost_race(&reasons) => Ok(None),
-                Transacted::Cancelled(reasons) => Err(cancelled(OP, &reasons)),
-            }
+            let saved = if updated {
+                Saved::Updated
+            } else {
+                Saved::Inserted
+            };
+            after(OP, transact(&self.client, OP, items).await?, saved)
         })
         .await
     }
 
     async fn clear_transcripts(&self, user_id: &Key) -> Result<usize, StoreError> {
         const OP: &str = "transit.clearTranscripts";
-        let (cleared, after) = self
-            .rounds(OP, || async {
-                let read = self.read_index(user_id, OP).await?;
+        let (cleared, left) = self
+            .rounds(user_id, OP, move |read| async move {
                 if read.index.entries.is_empty() {
-                    return Ok(Some((0, read)));
+                    return Ok(Round::Done((0, read)));
                 }
                 let (mut next, removed) = read.index.plan_clear();
                 let delete = removed.iter().map(Entry::body_ref).collect();
                 let items = self.write_items(user_id, read.found, &mut next, None, delete)?;
-                match transact(&self.client, OP, items).await? {
-                    Transacted::Done => Ok(Some((
-                        removed.len(),
-                        ReadIndex {
-                            found: Some(next.ver),
-                            index: next,
-                        },
-                    ))),
-                    Transacted::Cancelled(reasons) if lost_race(&reasons) => Ok(None),
-                    Transacted::Cancelled(reasons) => Err(cancelled(OP, &reasons)),
-                }
+                let left = ReadIndex {
+                    found: Some(next.ver),
+                    index: next,
+                };
+                after(
+                    OP,
+                    transact(&self.client, OP, items).await?,
+                    (removed.len(), left),
+                )
             })
             .await?;
-        self.collect_garbage(user_id, after).await;
+        self.collect_garbage(user_id, left).await;
         Ok(cleared)
     }
 
@@ -573,10 +633,9 @@ impl TransitStore for DynamoTransitStore {
         transcript_id: &Key,
     ) -> Result<bool, StoreError> {
         const OP: &str = "transit.removeTranscript";
-        self.rounds(OP, || async {
-            let read = self.read_index(user_id, OP).await?;
+        self.rounds(user_id, OP, move |read| async move {
             let Some((mut next, removed)) = read.index.plan_remove(transcript_id) else {
-                return Ok(Some(false));
+                return Ok(Round::Done(false));
             };
             let items = self.write_items(
                 user_id,
@@ -585,11 +644,7 @@ impl TransitStore for DynamoTransitStore {
                 None,
                 vec![removed.body_ref()],
             )?;
-            match transact(&self.client, OP, items).await? {
-                Transacted::Done => Ok(Some(true)),
-                Transacted::Cancelled(reasons) if lost_race(&reasons) => Ok(None),
-                Transacted::Cancelled(reasons) => Err(cancelled(OP, &reasons)),
-            }
+            after(OP, transact(&self.client, OP, items).await?, true)
         })
         .await
     }

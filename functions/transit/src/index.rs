@@ -222,20 +222,22 @@ impl Index {
     }
 
     /// The entries whose full `createdAt` must be known before [`Index::plan_save`] of
-    /// `candidate` (positions in `entries`).
+    /// `candidate` (positions in `entries`): those whose kept prefix cannot be ordered against it.
+    /// (The entries' order among themselves is the stored order, decided when they were saved.)
     pub fn undecided_with(&self, candidate: &Candidate) -> Vec<usize> {
         let new = self.entry(candidate, u64::MAX);
-        let mut all: Vec<&Entry> = self.entries.iter().collect();
-        all.push(&new);
-        undecided(&all)
-            .into_iter()
-            .filter(|&i| i < self.entries.len())
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.cut && created_cmp(e, &new).is_none())
+            .map(|(i, _)| i)
             .collect()
     }
 
     /// Saving `candidate`: an update replaces the entry with its id (keeping its sequence); an
-    /// insert takes sequence = the new version, then everything past the 200th in list order is
-    /// dropped, the new one included (then [`SavePlan::Trimmed`]: nothing is written).
+    /// insert takes sequence = the new version. The entry goes to its place in the stored order;
+    /// then, for an insert, everything past the 200th is dropped, the new one included (then
+    /// [`SavePlan::Trimmed`]: nothing is written).
     pub fn plan_save(&self, candidate: &Candidate) -> SavePlan {
         let mut next = self.clone();
         next.ver = self.ver + 1;
@@ -250,14 +252,15 @@ impl Index {
             None => (next.ver, false),
         };
         let entry = self.entry(candidate, seq);
-        next.entries.push(entry.clone());
-        next.entries.sort_by(compare_total);
+        let at = next
+            .entries
+            .partition_point(|e| compare_total(e, &entry) == Ordering::Less);
+        next.entries.insert(at, entry.clone());
         if !updated && next.entries.len() > MAX_TRANSCRIPTS {
-            let trimmed = next.entries.split_off(MAX_TRANSCRIPTS);
-            if trimmed.iter().any(|e| e.seq == entry.seq) {
+            if at >= MAX_TRANSCRIPTS {
                 return SavePlan::Trimmed;
             }
-            dropped.extend(trimmed);
+            dropped.extend(next.entries.split_off(MAX_TRANSCRIPTS));
         }
         SavePlan::Write {
             index: next,
@@ -303,6 +306,111 @@ impl Index {
             (size, wire, taken) = (next_size, next_wire, taken + 1);
         }
         &self.entries[..taken]
+    }
+}
+
+/// The compact binary form of entries and bodies in the DynamoDB index item: one binary attribute
+/// instead of a list of maps (some 1,600 nested attributes for 200 entries), so that reading,
+/// writing and conditioning on the index stays cheap. A format byte (1), then per entry: the id
+/// and `createdAt` (each a little-endian `u16` length and the bytes), a flags byte (1 = cut), then
+/// sequence, body version, body items, size and escaped size (`u64`, `u64`, `u32`, `u64`, `u64`,
+/// little-endian).
+pub mod codec {
+    use super::{Body, Entry};
+    use shared::Key;
+
+    const FORMAT: u8 = 1;
+
+    fn put_str(out: &mut Vec<u8>, text: &str) {
+        let len = u16::try_from(text.len()).expect("ids and kept createdAt prefixes are short");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    /// `entries` (their `createdAt` already cut for storage), encoded.
+    pub fn encode_entries(entries: &[Entry]) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        for e in entries {
+            put_str(&mut out, e.id.as_str());
+            put_str(&mut out, &e.created_at);
+            out.push(u8::from(e.cut));
+            out.extend_from_slice(&e.seq.to_le_bytes());
+            out.extend_from_slice(&e.body.to_le_bytes());
+            out.extend_from_slice(&e.chunks.to_le_bytes());
+            out.extend_from_slice(&e.size.to_le_bytes());
+            out.extend_from_slice(&e.wire.to_le_bytes());
+        }
+        out
+    }
+
+    /// `bodies`, encoded: the format byte, then per body its version (`u64`) and items (`u32`).
+    pub fn encode_bodies(bodies: &[Body]) -> Vec<u8> {
+        let mut out = vec![FORMAT];
+        for b in bodies {
+            out.extend_from_slice(&b.body.to_le_bytes());
+            out.extend_from_slice(&b.chunks.to_le_bytes());
+        }
+        out
+    }
+
+    struct Reader<'a>(&'a [u8]);
+
+    impl Reader<'_> {
+        fn take(&mut self, n: usize) -> Option<&[u8]> {
+            let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+            self.0 = rest;
+            Some(head)
+        }
+        fn u16(&mut self) -> Option<u16> {
+            Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+        }
+        fn u32(&mut self) -> Option<u32> {
+            Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+        }
+        fn u64(&mut self) -> Option<u64> {
+            Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        }
+        fn string(&mut self) -> Option<String> {
+            let len = usize::from(self.u16()?);
+            String::from_utf8(self.take(len)?.to_vec()).ok()
+        }
+        fn format(&mut self) -> Option<()> {
+            (self.take(1)? == [FORMAT]).then_some(())
+        }
+    }
+
+    /// The entries `bytes` encode; `None` when they are not [`encode_entries`]' output.
+    pub fn decode_entries(bytes: &[u8]) -> Option<Vec<Entry>> {
+        let mut r = Reader(bytes);
+        r.format()?;
+        let mut out = Vec::new();
+        while !r.0.is_empty() {
+            out.push(Entry {
+                id: Key::parse(r.string()?).ok()?,
+                created_at: r.string()?,
+                cut: r.take(1)? == [1],
+                seq: r.u64()?,
+                body: r.u64()?,
+                chunks: r.u32()?,
+                size: r.u64()?,
+                wire: r.u64()?,
+            });
+        }
+        Some(out)
+    }
+
+    /// The bodies `bytes` encode.
+    pub fn decode_bodies(bytes: &[u8]) -> Option<Vec<Body>> {
+        let mut r = Reader(bytes);
+        r.format()?;
+        let mut out = Vec::new();
+        while !r.0.is_empty() {
+            out.push(Body {
+                body: r.u64()?,
+                chunks: r.u32()?,
+            });
+        }
+        Some(out)
     }
 }
 
@@ -430,6 +538,39 @@ mod tests {
         assert_eq!(multibyte.created_at.len(), 256);
         let multibyte = entry("m", &format!("x{}", "é".repeat(200)), 5).cut_for_storage();
         assert_eq!(multibyte.created_at.len(), 255);
+    }
+
+    #[test]
+    fn entries_and_bodies_encode_and_decode_exactly() {
+        let entries = vec![
+            entry("a", "2024", 1),
+            Entry {
+                size: u64::MAX,
+                chunks: 3,
+                ..entry(&"é".repeat(512), "", 2)
+            },
+            entry("z", &"x".repeat(400), 3).cut_for_storage(),
+        ];
+        let bytes = codec::encode_entries(&entries);
+        assert_eq!(codec::decode_entries(&bytes), Some(entries));
+        assert_eq!(codec::decode_entries(&[1]), Some(Vec::new()));
+        assert_eq!(
+            codec::decode_entries(&bytes[..bytes.len() - 1]),
+            None,
+            "truncated"
+        );
+        assert_eq!(codec::decode_entries(&[2]), None, "another format");
+        let bodies = vec![
+            Body { body: 7, chunks: 2 },
+            Body {
+                body: 1 << 40,
+                chunks: 1,
+            },
+        ];
+        assert_eq!(
+            codec::decode_bodies(&codec::encode_bodies(&bodies)),
+            Some(bodies)
+        );
     }
 
     #[test]

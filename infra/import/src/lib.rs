@@ -481,7 +481,10 @@ fn parse<T: ImportTable>(line: usize, text: &str) -> Result<Doc<T::Record>, Stri
         return Err(if T::MAX_RECORD_BYTES == shared::MAX_ITEM_BYTES {
             format!("{size} bytes: larger than DynamoDB's 400 KB item limit")
         } else {
-            format!("{size} bytes: larger than the {} byte limit", T::MAX_RECORD_BYTES)
+            format!(
+                "{size} bytes: larger than the {} byte limit",
+                T::MAX_RECORD_BYTES
+            )
         });
     }
     Ok(Doc {

@@ -108,7 +108,10 @@ impl WriteToken {
                 SET_VALUE.to_owned(),
                 AttributeValue::Ss(vec![self.token.clone()]),
             ),
-            (TOKEN_VALUE.to_owned(), AttributeValue::S(self.token.clone())),
+            (
+                TOKEN_VALUE.to_owned(),
+                AttributeValue::S(self.token.clone()),
+            ),
         ]
     }
 
@@ -168,10 +171,7 @@ mod tests {
         let token = WriteToken::with("abc".into(), 0.0);
         let mut item = Item::new();
         assert!(!token.applied_in(&item));
-        item.insert(
-            "_once1".into(),
-            AttributeValue::Ss(vec!["abc".into()]),
-        );
+        item.insert("_once1".into(), AttributeValue::Ss(vec!["abc".into()]));
         assert!(!token.applied_in(&item));
         item.insert(
             "_once0".into(),

@@ -117,7 +117,9 @@ pub async fn delete_existing(
     key: Item,
 ) -> Result<bool, StoreError> {
     let Some(key_name) = key.keys().min().cloned() else {
-        return Err(StoreError::Internal(format!("{op}: a delete without a key")));
+        return Err(StoreError::Internal(format!(
+            "{op}: a delete without a key"
+        )));
     };
     let delete = Delete::builder()
         .table_name(table)
@@ -130,9 +132,7 @@ pub async fn delete_existing(
     let item = TransactWriteItem::builder().delete(delete).build();
     match transact(client, op, vec![item]).await? {
         Transacted::Done => Ok(true),
-        Transacted::Cancelled(reasons) if reasons.iter().any(Cancel::condition_failed) => {
-            Ok(false)
-        }
+        Transacted::Cancelled(reasons) if reasons.iter().any(Cancel::condition_failed) => Ok(false),
         Transacted::Cancelled(reasons) => Err(StoreError::Unavailable(format!(
             "{op}: the delete was cancelled ({})",
             reasons
