@@ -15,10 +15,12 @@ use std::time::Duration;
 
 pub mod once;
 pub mod transact;
+pub mod update;
 
 pub use aws_sdk_dynamodb::Client;
 pub use once::WriteToken;
 pub use transact::{delete_existing, transact, Transacted};
+pub use update::UpdateExpression;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

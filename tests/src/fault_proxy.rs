@@ -64,8 +64,9 @@ enum When {
     /// The call of `op` whose count (since the proxy started) is this.
     Count(usize),
     Always,
-    /// A share of calls, decided by the proxy's generator.
-    Share(f64),
+    /// A share of calls, decided by the proxy's generator; never the same request twice when the
+    /// flag is set (a retry is the same bytes), so every call gets through on a retry.
+    Share(f64, bool),
 }
 
 #[derive(Debug, Clone)]
@@ -81,11 +82,13 @@ struct State {
     counts: HashMap<String, usize>,
     calls: Vec<Call>,
     rng: u64,
+    /// Hashes of the requests a once-only share rule has faulted.
+    faulted: std::collections::HashSet<u64>,
 }
 
 impl State {
-    /// Counts the call and picks its fault.
-    fn decide(&mut self, op: &str) -> Option<Fault> {
+    /// Counts the call (`body` is its request body) and picks its fault.
+    fn decide(&mut self, op: &str, body: &[u8]) -> Option<Fault> {
         let count = {
             let count = self.counts.entry(op.to_owned()).or_default();
             *count += 1;
@@ -100,13 +103,21 @@ impl State {
             let hit = match rule.when {
                 When::Count(n) => n == count,
                 When::Always => true,
-                When::Share(share) => {
+                When::Share(share, once) => {
                     // xorshift64*: deterministic for a seed, good enough to spread faults.
                     self.rng ^= self.rng >> 12;
                     self.rng ^= self.rng << 25;
                     self.rng ^= self.rng >> 27;
                     let draw = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11;
-                    (draw as f64 / (1u64 << 53) as f64) < share
+                    let drawn = (draw as f64 / (1u64 << 53) as f64) < share;
+                    if drawn && once {
+                        use std::hash::{Hash, Hasher};
+                        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                        body.hash(&mut hasher);
+                        self.faulted.insert(hasher.finish())
+                    } else {
+                        drawn
+                    }
                 }
             };
             if hit {
@@ -197,13 +208,14 @@ impl FaultProxy {
     }
 
     /// Injects `fault` into a `share` (0 to 1) of the calls of `op` (of every call when `None`),
-    /// drawn from a generator seeded with `seed`.
-    pub fn share(&self, op: Option<&str>, share: f64, fault: Fault, seed: u64) {
+    /// drawn from a generator seeded with `seed`. With `once`, a request is faulted at most once
+    /// (its retries, the same bytes, go through), so that no call fails for good.
+    pub fn share(&self, op: Option<&str>, share: f64, fault: Fault, seed: u64, once: bool) {
         let mut state = self.state();
         state.rng = seed | 1;
         state.rules.push(Rule {
             op: op.map(str::to_owned),
-            when: When::Share(share),
+            when: When::Share(share, once),
             fault,
         });
     }
@@ -236,7 +248,7 @@ async fn serve(mut client: TcpStream, upstream: String, state: Arc<Mutex<State>>
         let fault = state
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .decide(&request.op);
+            .decide(&request.op, &request.body);
         match fault {
             Some(Fault::ResetBeforeForward) => {
                 reset(client);

@@ -4,6 +4,7 @@
 mod account;
 mod convex;
 mod emulator;
+mod exactly_once;
 mod faults;
 mod history;
 mod http;
