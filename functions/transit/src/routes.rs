@@ -3,6 +3,7 @@
 
 use crate::model::{
     list_limit, CalendarToken, NewTranscript, Saved, Secret, TranscriptInput, TranscriptJson,
+    MAX_SAVE_BODY_BYTES,
 };
 use crate::store::TransitStore;
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,7 @@ pub fn routes<S: TransitStore, T: Surface>(store: S, clock: SharedClock) -> Rout
     Routes::new()
         .post("/transit/listTranscripts", &state, list_transcripts)
         .post("/transit/saveTranscript", &state, save_transcript)
+        .max_body("/transit/saveTranscript", MAX_SAVE_BODY_BYTES)
         .post("/transit/clearTranscripts", &state, clear_transcripts)
         .post("/transit/removeTranscript", &state, remove_transcript)
         .post("/transit/getCalendarToken", &state, get_calendar_token)
