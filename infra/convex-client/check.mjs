@@ -8,7 +8,7 @@
 //
 //   CONVEX_CLIENT_DIR=... node infra/convex-client/check.mjs <base url> <admin key>
 //
-// Exits 0 and prints "convex-client: all 28 functions answered as the contract says" when every
+// Exits 0 and prints "convex-client: all 35 functions answered as the contract says" when every
 // check passed; otherwise prints the first failure and exits 1.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -24,7 +24,7 @@ const { ConvexHttpClient } = require("convex/browser");
 const { anyApi } = require("convex/server");
 const { version } = require("convex/package.json");
 
-// The 28 functions and their kinds (CONTRACT: nine queries, the rest mutations).
+// The 35 functions and their kinds (CONTRACT: eleven queries, the rest mutations).
 const QUERIES = new Set([
   "history:list",
   "provisioning:findActiveCredential",
@@ -35,6 +35,8 @@ const QUERIES = new Set([
   "pipelines:list",
   "pipelines:get",
   "pipelines:findByWebhookSecret",
+  "transit:listTranscripts",
+  "transit:getCalendarToken",
 ]);
 const MUTATIONS = new Set([
   "account:getOrCreate",
@@ -56,6 +58,11 @@ const MUTATIONS = new Set([
   "pipelines:update",
   "pipelines:remove",
   "pipelines:recordRun",
+  "transit:saveTranscript",
+  "transit:clearTranscripts",
+  "transit:removeTranscript",
+  "transit:setCalendarToken",
+  "transit:clearCalendarToken",
 ]);
 
 // The admin key as `fetchQuery(..., { adminToken })` sends it: `Authorization: Convex <key>`.
@@ -211,6 +218,40 @@ async function pipelines() {
   assert.deepEqual(await query("pipelines:get", { id: pipeline.id }), { pipeline: null });
 }
 
+async function transit() {
+  // The app's TransitTranscriptionRecord: nulls for summary, cleanup and language; no confidence.
+  const record = {
+    userId: "u1", transcriptId: "t1", title: "Standup", transcript: "Hi.", durationMs: 900.5,
+    segments: [{ index: 0, startMs: 0, endMs: 900.5, text: "Hi." }], createdAt: "2026-01-01T09:00:00.000Z", source: "microphone",
+  };
+  const returned = {
+    id: "t1", title: "Standup", transcript: "Hi.", segments: record.segments, summary: null, cleanup: null, language: null,
+    durationMs: 900.5, createdAt: record.createdAt, source: "microphone",
+  };
+  assert.deepEqual(await mutation("transit:saveTranscript", { record }), { record: returned });
+  const newer = { ...record, transcriptId: "t2", createdAt: "2026-01-01T10:00:00.000Z", confidence: 0.5, language: "en" };
+  await mutation("transit:saveTranscript", { record: newer });
+  const list = await query("transit:listTranscripts", { userId: "u1" });
+  assert.deepEqual(list.map((t) => t.id), ["t2", "t1"]);
+  assert.equal(list[0].confidence, 0.5);
+  assert.deepEqual(await query("transit:listTranscripts", { userId: "u1", limit: NaN }), [], "NaN travels as $float");
+  assert.equal((await query("transit:listTranscripts", { userId: "u1", limit: Infinity })).length, 2);
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: true });
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: false });
+  assert.deepEqual(await mutation("transit:clearTranscripts", { userId: "u1" }), { cleared: 1 });
+  assert.equal(await query("transit:getCalendarToken", { userId: "u1" }), null);
+  const token = { userId: "u1", encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: [] };
+  assert.deepEqual(await mutation("transit:setCalendarToken", token), { updated: false });
+  assert.deepEqual(await mutation("transit:setCalendarToken", { ...token, scope: ["calendar"] }, bearer), { updated: true });
+  const stored = await query("transit:getCalendarToken", { userId: "u1" });
+  assert.ok(recent(stored.updatedAt));
+  assert.deepEqual(stored, { encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: ["calendar"], updatedAt: stored.updatedAt });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: true });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: false });
+  // A bad argument names the field, never the secret.
+  await rejects(mutation("transit:setCalendarToken", { ...token, expiresAt: "soon" }), "expiresAt: expected a number, got a string");
+}
+
 async function errors() {
   // Modules the app calls that this service does not have: the exact text the app falls back on.
   await rejects(admin.query(anyApi.translations.list, {}), "Could not find public function for 'translations:list'");
@@ -233,9 +274,10 @@ try {
   await session();
   await users();
   await pipelines();
+  await transit();
   await errors();
   const all = new Set([...QUERIES, ...MUTATIONS]);
-  assert.equal(all.size, 28);
+  assert.equal(all.size, 35);
   assert.deepEqual([...called].sort(), [...all].sort(), "every function was called");
 } catch (err) {
   console.error(`convex-client (convex@${version}) against ${base}: FAILED`);

@@ -390,6 +390,61 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         json!({ "pipeline": null })
     );
 
+    // transit
+    let record = json!({ "userId": "u1", "transcriptId": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "durationMs": 900.5,
+        "confidence": 0.9, "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    let transcript = json!({ "id": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "summary": null,
+        "cleanup": null, "language": null, "durationMs": 900.5, "confidence": 0.9,
+        "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    assert_eq!(
+        c.value("transit:saveTranscript", json!({ "record": record }))
+            .await,
+        json!({ "record": transcript })
+    );
+    assert_eq!(
+        c.value("transit:listTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!([transcript])
+    );
+    assert_eq!(
+        c.value(
+            "transit:removeTranscript",
+            json!({ "userId": "u1", "transcriptId": "t1" })
+        )
+        .await,
+        json!({ "removed": true })
+    );
+    assert_eq!(
+        c.value("transit:clearTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": 0 })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        c.value(
+            "transit:setCalendarToken",
+            json!({ "userId": "u1", "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"] })
+        )
+        .await,
+        json!({ "updated": false })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"], "updatedAt": T0 + 120_000 })
+    );
+    assert_eq!(
+        c.value("transit:clearCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": true })
+    );
+
     let called = client.called.lock().unwrap().clone();
     let all: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
     assert_eq!(called, all, "every function was called");
@@ -944,7 +999,7 @@ async fn the_npm_convex_client_calls_every_function_and_reads_the_contracts_valu
         "check.mjs failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("convex-client: all 28 functions answered as the contract says"),
+        stdout.contains("convex-client: all 35 functions answered as the contract says"),
         "{stdout}"
     );
 
@@ -1062,6 +1117,12 @@ mod round_trips {
                 json!({ "record": { "id": "s1", "secret": "x", "expiresAt": 1 } }),
             ),
             ("account:getOrCreate", json!({ "userId": "u1" })),
+            ("transit:listTranscripts", json!({ "userId": "u1" })),
+            ("transit:getCalendarToken", json!({ "userId": "u1" })),
+            (
+                "transit:removeTranscript",
+                json!({ "userId": "u1", "transcriptId": "absent" }),
+            ),
         ];
         tables.calls.take();
         for (name, args) in cases {
