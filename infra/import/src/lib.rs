@@ -16,7 +16,10 @@
 //!   it did in Convex; it is stored in their creation keys.
 //! - Derived data: webhook-secret lookups of pipelines, the expiry index shard and TTL attribute of
 //!   sessions, the index attributes of credentials; the history cap (the newest
-//!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported).
+//!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported); transit
+//!   transcripts replayed per user in `_creationTime` order into the user's index (the tie order
+//!   of equal `createdAt`, and the 200 cap, as `saveTranscript` would have applied them), bodies
+//!   of up to 1 MiB split over items as the service writes them.
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.
 //! - Tables the service does not hold (`translations`, ...) are reported and skipped.
@@ -298,7 +301,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 9] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -306,6 +309,8 @@ const KNOWN: [&str; 7] = [
     provisioning::CredentialImport::CONVEX_TABLE,
     provisioning::UsageImport::CONVEX_TABLE,
     pipelines::Import::CONVEX_TABLE,
+    transit::import::TranscriptImport::CONVEX_TABLE,
+    transit::import::CalendarTokenImport::CONVEX_TABLE,
 ];
 
 /// Imports `snapshot` into `target`.
@@ -324,6 +329,8 @@ pub async fn run(
         read::<provisioning::CredentialImport>(snapshot, &exported)?,
         read::<provisioning::UsageImport>(snapshot, &exported)?,
         read::<pipelines::Import>(snapshot, &exported)?,
+        read::<transit::import::TranscriptImport>(snapshot, &exported)?,
+        read::<transit::import::CalendarTokenImport>(snapshot, &exported)?,
     ];
     let mut unknown = Vec::new();
     for table in exported.iter().filter(|t| !KNOWN.contains(&t.as_str())) {
