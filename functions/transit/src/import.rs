@@ -236,6 +236,7 @@ impl ImportTable for CalendarTokenImport {
                 (attr::EXPIRES_AT.to_owned(), n(token.expires_at)),
                 (attr::SCOPE.to_owned(), AttributeValue::L(scope)),
                 (attr::UPDATED_AT.to_owned(), n(token.updated_at)),
+                (attr::CREATED_BY.to_owned(), s(attr::IMPORTED)),
             ]),
         )])
     }

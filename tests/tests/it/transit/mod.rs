@@ -101,3 +101,65 @@ fn values(listed: &[TranscriptJson]) -> Vec<Value> {
         .map(|json| serde_json::from_str(json.as_str()).unwrap())
         .collect()
 }
+
+#[test]
+fn the_template_defines_both_tables_and_a_least_privilege_policy() {
+    let template: serde_norway::Value =
+        serde_norway::from_str(devserver::tables::TEMPLATE).unwrap();
+    let key_names = |resource: &str| -> Vec<String> {
+        let table = &template["Resources"][resource]["Properties"];
+        assert!(
+            table.get("LocalSecondaryIndexes").is_none()
+                && table.get("GlobalSecondaryIndexes").is_none()
+        );
+        assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+        assert_eq!(table["DeletionProtectionEnabled"], true);
+        table["KeySchema"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| k["AttributeName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        key_names(transit::attr::TRANSCRIPTS.resource),
+        [transit::attr::USER_ID, transit::attr::SK]
+    );
+    assert_eq!(
+        key_names(transit::attr::CALENDAR_TOKENS.resource),
+        [transit::attr::USER_ID]
+    );
+    let statements = template["Resources"]["TransitFunction"]["Properties"]["Policies"][0]
+        ["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone();
+    let actions: Vec<Vec<&str>> = statements
+        .iter()
+        .map(|s| {
+            s["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem"
+            ],
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem"
+            ],
+        ],
+        "transactions need the actions of their parts; no Query, no Scan, no index"
+    );
+}
