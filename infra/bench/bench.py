@@ -62,6 +62,9 @@ BUDGETS = {
     "/pipelines/list": 2, "/pipelines/get": 1, "/pipelines/findByWebhookSecret": 2,
     "/pipelines/create": 1, "/pipelines/update": 1, "/pipelines/delete": 2,
     "/pipelines/recordRun": 1, "/pipelines/listRuns": 1,
+    "/transit/listTranscripts": 2, "/transit/saveTranscript": 2, "/transit/clearTranscripts": 2,
+    "/transit/removeTranscript": 2, "/transit/getCalendarToken": 1, "/transit/setCalendarToken": 1,
+    "/transit/clearCalendarToken": 1,
 }
 
 
