@@ -366,7 +366,7 @@ async fn a_900_kb_transcript_round_trips_exactly(store: impl TransitStore) {
     );
     assert_eq!(store.save_transcript(&long).await.unwrap(), Saved::Inserted);
     let listed = store.list_transcripts(&key("u"), 200).await.unwrap();
-    assert_eq!(listed, [long.json.clone()], "byte for byte");
+    assert_eq!(listed, std::slice::from_ref(&long.json), "byte for byte");
     assert_eq!(values(&listed)[0], returned(&record));
     assert_eq!(values(&listed)[0]["confidence"], json!(0.30000000000000004));
     // Replaced by a small one, then by the large one again: every version reads back whole.
