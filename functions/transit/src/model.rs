@@ -273,6 +273,20 @@ impl TranscriptJson {
             shared::StoreError::Internal(format!("a stored transcript does not read back: {e}"))
         })
     }
+
+    /// Its `createdAt` alone (what ordering needs; the other fields are skipped unread).
+    pub fn created_at(&self) -> Result<String, shared::StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct CreatedAt {
+            created_at: String,
+        }
+        serde_json::from_str::<CreatedAt>(self.as_str())
+            .map(|t| t.created_at)
+            .map_err(|e| {
+                shared::StoreError::Internal(format!("a stored transcript does not read back: {e}"))
+            })
+    }
 }
 
 impl Serialize for TranscriptJson {

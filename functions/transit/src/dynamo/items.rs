@@ -122,7 +122,7 @@ impl DynamoTransitStore {
             return Ok(false);
         };
         for (&i, body) in positions.iter().zip(bodies) {
-            index.entries[i].created_at = body.parse()?.created_at;
+            index.entries[i].created_at = body.created_at()?;
             index.entries[i].cut = false;
         }
         Ok(true)
