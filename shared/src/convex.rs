@@ -113,7 +113,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 35] = [
+pub const FUNCTIONS: [Function; 38] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -151,6 +151,18 @@ pub const FUNCTIONS: [Function; 35] = [
     mutation("pipelines:update", "/pipelines/update"),
     mutation("pipelines:remove", "/pipelines/delete"),
     mutation("pipelines:recordRun", "/pipelines/recordRun"),
+    query(
+        "workspaceLayouts:getWorkspaceLayout",
+        "/workspaceLayouts/get",
+    ),
+    mutation(
+        "workspaceLayouts:saveWorkspaceLayout",
+        "/workspaceLayouts/save",
+    ),
+    mutation(
+        "workspaceLayouts:clearWorkspaceLayout",
+        "/workspaceLayouts/clear",
+    ),
     query("transit:listTranscripts", "/transit/listTranscripts"),
     mutation("transit:saveTranscript", "/transit/saveTranscript"),
     mutation("transit:clearTranscripts", "/transit/clearTranscripts"),
@@ -350,11 +362,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_35_unique_names_eleven_of_them_queries() {
+    fn the_table_has_38_unique_names_twelve_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 35);
+        assert_eq!(names.len(), 38);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 35, "one route per function");
+        assert_eq!(paths.len(), 38, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -372,6 +384,7 @@ mod tests {
                 "pipelines:list",
                 "pipelines:get",
                 "pipelines:findByWebhookSecret",
+                "workspaceLayouts:getWorkspaceLayout",
                 "transit:listTranscripts",
                 "transit:getCalendarToken",
             ])

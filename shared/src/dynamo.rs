@@ -176,8 +176,9 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
 }
 
 /// Error codes that mean "try again later": a `503`.
-const UNAVAILABLE_CODES: [&str; 7] = [
+const UNAVAILABLE_CODES: [&str; 8] = [
     "ProvisionedThroughputExceededException",
+    "TransactionConflictException",
     "ThrottlingException",
     "RequestLimitExceeded",
     "InternalServerError",

@@ -234,17 +234,22 @@ impl HistoryStore for DynamoHistoryStore {
 
     async fn record(&self, entry: &HistoryEntry) -> Result<Recorded, StoreError> {
         use aws_sdk_dynamodb::types::ReturnValue;
+        let item = shared::dynamo::to_item(entry)?;
         let output = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(shared::dynamo::to_item(entry)?))
+            .set_item(Some(item.clone()))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| store_error("history.record", e))?;
-        if output.attributes.is_some_and(|old| !old.is_empty()) {
-            return Ok(Recorded::Replaced);
+        match output.attributes.filter(|old| !old.is_empty()) {
+            // The same entry: this call's own first attempt whose answer was lost (the SDK sent
+            // it again), or an identical record before, which cannot be told apart. The entry may
+            // be new, so it counts as inserted and trims.
+            Some(old) if old != item => return Ok(Recorded::Replaced),
+            _ => {}
         }
         if let Err(err) = self.trim(&entry.user_id).await {
             tracing::warn!(
@@ -256,21 +261,11 @@ impl HistoryStore for DynamoHistoryStore {
     }
 
     async fn remove(&self, user_id: &Key, id: &Key) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::USER_ID, s(user_id.as_str()))
-            .key(attr::ID, s(id.as_str()))
-            .condition_expression("attribute_exists(#id)")
-            .expression_attribute_names("#id", attr::ID)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_conditional_check_failure(&err) => Ok(false),
-            Err(err) => Err(store_error("history.remove", err)),
-        }
+        let key = shared::dynamo::Item::from([
+            (attr::USER_ID.to_owned(), s(user_id.as_str())),
+            (attr::ID.to_owned(), s(id.as_str())),
+        ]);
+        shared::dynamo::delete_existing(&self.client, "history.remove", &self.table, key).await
     }
 
     async fn clear(&self, user_id: &Key) -> Result<usize, StoreError> {

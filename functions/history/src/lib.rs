@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `/history/list` | [`HistoryStore::list`] | 1 `Query` on [`attr::BY_CREATED_AT`] (strongly consistent, newest first, `Limit` = the requested limit, at most 200); none when the limit is 0; one more page only if the entries read pass 1 MB |
 //! | `/history/record` | [`HistoryStore::record`] | existing entry: 1 `PutItem` (`ReturnValues=ALL_OLD`). New entry: 1 `PutItem` + 1 keys-only `Query` on [`attr::BY_CREATED_AT`], + 1 conditional `DeleteItem` per entry past the 200th (so 2 calls under the cap, 3 at the cap) |
-//! | `/history/remove` | [`HistoryStore::remove`] | 1 conditional `DeleteItem` |
+//! | `/history/remove` | [`HistoryStore::remove`] | 1 `TransactWriteItems` of one conditional delete ([`shared::dynamo::delete_existing`]) |
 //! | `/history/clear` | [`HistoryStore::clear`] | 1 keys-only `Query` on [`attr::BY_CREATED_AT`] + ⌈n / 25⌉ `BatchWriteItem` (in parallel; unprocessed items retried, at most [`BATCH_ATTEMPTS`] times) |
 //!
 //! # Table design
@@ -36,6 +36,19 @@
 //! The embedded store keeps entries under `len(userId):userId` + `id` (so a user's keys are a
 //! prefix no other user's share) and runs each call in one transaction: there, insert and trim are
 //! one atomic step.
+//!
+//! # Exactly once
+//!
+//! - `record` puts the whole entry, so a repeat writes the same item again. Its `ALL_OLD` answer
+//!   decides whether to trim; a repeat of an insert whose answer was lost finds the entry it wrote
+//!   itself, so an old item equal to the new one still trims (one keys-only `Query`, rare): the cap
+//!   holds even then.
+//! - `remove` answers whether the entry existed, so a plain conditional `DeleteItem` repeated after
+//!   its answer was lost would answer `false` for the entry it deleted. It is a one-item transaction
+//!   with a `ClientRequestToken` instead ([`shared::dynamo::delete_existing`]): a repeat is answered
+//!   as the first attempt was. Same single call; a transactional delete costs two write units.
+//! - `clear` counts from its `Query` and deletes by key; deleting again is a no-op, so a repeated
+//!   `BatchWriteItem` changes neither what is stored nor the count answered.
 //!
 //! # The cap of 200 under concurrency
 //!

@@ -3,16 +3,24 @@
 
 use crate::model::{Session, PRUNE_LIMIT};
 use crate::store::SessionStore;
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use futures::{StreamExt, TryStreamExt};
+use shared::dynamo::{n, s, transact, Item, Transacted};
 use shared::{Key, Num, StoreError};
 
-/// Conditional deletes in flight at once during a prune.
-pub const DELETE_CONCURRENCY: usize = 16;
+/// Deletes per `TransactWriteItems` of a prune (DynamoDB's limit is 100 actions).
+pub const DELETES_PER_TRANSACTION: usize = 100;
+
+/// Transactions of a prune in flight at once.
+pub const DELETE_CONCURRENCY: usize = 5;
+
+/// Tries per batch of a prune when transactions conflict with concurrent writes.
+pub const PRUNE_ATTEMPTS: usize = 5;
 
 /// The TTL attribute is set this long after `expiresAt`.
 pub const TTL_GRACE_SECONDS: f64 = 24.0 * 3600.0;
 
-/// Attribute and index names of the sessions table (key: `id`).
+/// Attribute and index names of the sessions table (key: `pruneShard`, `id`).
 pub mod attr {
     /// The table: `SessionsTable` in `template.yaml`, named by `SESSIONS_TABLE`.
     pub const TABLE: shared::config::TableRef = shared::config::TableRef {
@@ -20,30 +28,38 @@ pub mod attr {
         env: "SESSIONS_TABLE",
         default: "sessions",
     };
-    /// Partition key.
+    /// Sort key: the session id.
     pub const ID: &str = "id";
     /// The opaque secret.
     pub const SECRET: &str = "secret";
     /// Expiry, ms; the expiry index's sort key.
     pub const EXPIRES_AT: &str = "expiresAt";
-    /// The expiry index's partition key: a shard number from a hash of the id.
+    /// Partition key: a shard number from a hash of the id ([`super::prune_shard`]).
     pub const PRUNE_SHARD: &str = "pruneShard";
     /// The table's TTL attribute: epoch seconds, a day past `expiresAt`.
     pub const TTL: &str = "ttlEpochSeconds";
-    /// The expiry index (`pruneShard`, `expiresAt`), keys only.
+    /// The local secondary index (`pruneShard`, `expiresAt`), keys only.
     pub const BY_EXPIRY: &str = "byExpiry";
-    /// How many shards the expiry index has.
+    /// How many shards (partition key values) the table has.
     pub const PRUNE_SHARDS: u32 = 8;
 }
 
-/// The expiry-index shard of a session id: FNV-1a of its bytes, modulo [`attr::PRUNE_SHARDS`].
+/// The shard of a session id: FNV-1a of its bytes, modulo [`attr::PRUNE_SHARDS`].
 pub fn prune_shard(id: &str) -> u32 {
     shared::dynamo::shard_of(id, attr::PRUNE_SHARDS)
 }
 
-/// The item of `session`: its fields, its expiry index shard and its TTL (a day past expiry).
+/// The key of session `id`: its shard and its id.
+fn key_of(id: &str) -> Item {
+    Item::from([
+        (attr::PRUNE_SHARD.to_owned(), n(f64::from(prune_shard(id)))),
+        (attr::ID.to_owned(), s(id)),
+    ])
+}
+
+/// The item of `session`: its fields, its shard (the partition key) and its TTL (a day past
+/// expiry).
 pub(crate) fn session_item(session: &Session) -> Result<shared::dynamo::Item, StoreError> {
-    use shared::dynamo::n;
     let ttl = (session.expires_at.get() / 1000.0 + TTL_GRACE_SECONDS)
         .floor()
         .max(0.0);
@@ -72,17 +88,19 @@ impl DynamoSessionStore {
         }
     }
 
+    /// The sessions of `shard` expired at `now`, oldest first, at most [`PRUNE_LIMIT`]: one
+    /// strongly consistent `Query` of the local expiry index.
     async fn expired_in_shard(
         &self,
         shard: u32,
         now: Num,
     ) -> Result<Vec<(Num, String)>, StoreError> {
-        use shared::dynamo::n;
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(attr::BY_EXPIRY)
+            .consistent_read(true)
             .key_condition_expression("#shard = :shard AND #exp < :now")
             .expression_attribute_names("#shard", attr::PRUNE_SHARD)
             .expression_attribute_names("#exp", attr::EXPIRES_AT)
@@ -112,29 +130,41 @@ impl DynamoSessionStore {
             .collect()
     }
 
-    /// Deletes `id` if it is still expired at `now`; true when deleted.
-    async fn delete_if_expired(&self, id: String, now: Num) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(attr::ID, shared::dynamo::s(id))
-            .condition_expression("#exp < :now")
-            .expression_attribute_names("#exp", attr::EXPIRES_AT)
-            .expression_attribute_values(":now", shared::dynamo::n(now))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
+    /// Deletes the sessions `ids` that are still expired at `now`, in one transaction per try
+    /// (a `ClientRequestToken` each: a repeat after a lost answer is not applied twice, and the
+    /// count stays exact). A session saved again with a later expiry fails its condition: it is
+    /// left out and the others are tried again. The number deleted.
+    async fn delete_expired(&self, mut ids: Vec<String>, now: Num) -> Result<usize, StoreError> {
+        let op = "session.prune.delete";
+        for _ in 0..PRUNE_ATTEMPTS {
+            if ids.is_empty() {
+                return Ok(0);
             }
-            Err(err) => Err(shared::dynamo::store_error("session.prune.delete", err)),
+            let items = ids
+                .iter()
+                .map(|id| {
+                    let delete = Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_of(id)))
+                        .condition_expression("#exp < :now")
+                        .expression_attribute_names("#exp", attr::EXPIRES_AT)
+                        .expression_attribute_values(":now", n(now))
+                        .build()
+                        .map_err(|e| StoreError::Internal(format!("{op}: {e}")))?;
+                    Ok(TransactWriteItem::builder().delete(delete).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            match transact(&self.client, op, items).await? {
+                Transacted::Done => return Ok(ids.len()),
+                Transacted::Cancelled(reasons) => {
+                    let mut kept = reasons.iter().map(|r| !r.condition_failed());
+                    ids.retain(|_| kept.next().unwrap_or(true));
+                }
+            }
         }
+        Err(StoreError::Unavailable(format!(
+            "{op}: the sessions kept changing during {PRUNE_ATTEMPTS} attempts"
+        )))
     }
 }
 
@@ -155,7 +185,7 @@ impl SessionStore for DynamoSessionStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key(attr::ID, shared::dynamo::s(id.as_str()))
+            .set_key(Some(key_of(id.as_str())))
             .projection_expression("#id, #secret, #exp")
             .expression_attribute_names("#id", attr::ID)
             .expression_attribute_names("#secret", attr::SECRET)
@@ -171,7 +201,7 @@ impl SessionStore for DynamoSessionStore {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .key(attr::ID, shared::dynamo::s(id.as_str()))
+            .set_key(Some(key_of(id.as_str())))
             .send()
             .await
             .map_err(|e| shared::dynamo::store_error("session.delete", e))?;
@@ -183,12 +213,15 @@ impl SessionStore for DynamoSessionStore {
         let mut expired: Vec<(Num, String)> = futures::future::try_join_all(shards).await?.concat();
         expired.sort_by(|a, b| a.0.get().total_cmp(&b.0.get()).then_with(|| a.1.cmp(&b.1)));
         expired.truncate(limit);
-        futures::stream::iter(expired)
-            .map(|(_, id)| self.delete_if_expired(id, now))
+        let ids: Vec<String> = expired.into_iter().map(|(_, id)| id).collect();
+        let batches: Vec<Vec<String>> = ids
+            .chunks(DELETES_PER_TRANSACTION)
+            .map(<[String]>::to_vec)
+            .collect();
+        futures::stream::iter(batches)
+            .map(|batch| self.delete_expired(batch, now))
             .buffer_unordered(DELETE_CONCURRENCY)
-            .try_fold(0, |deleted, was_deleted| async move {
-                Ok(deleted + usize::from(was_deleted))
-            })
+            .try_fold(0, |deleted, batch| async move { Ok(deleted + batch) })
             .await
     }
 }

@@ -7,15 +7,16 @@
 //! and with [`Options::strict`] the run stops there, before anything is written. Then the valid
 //! documents are written: on DynamoDB with `BatchWriteItem` (25 items a call, [`CONCURRENCY`] calls
 //! in flight, unprocessed items retried with backoff), on the embedded store in transactions of
-//! [`EMBEDDED_CHUNK`] documents. A document's items (a pipeline and its webhook-secret lookup) go in
-//! the same call. Every write replaces what the same key held, so running an import again writes
-//! the same items: it is idempotent, and re-running it finishes an interrupted one.
+//! [`EMBEDDED_CHUNK`] documents. A document's items (a pipeline, its webhook-secret lookup and its
+//! list item) go in the same call. Every write replaces what the same key held, so running an
+//! import again writes the same items: it is idempotent, and re-running it finishes an interrupted
+//! one.
 //!
 //! What is carried over or rebuilt:
 //! - `_creationTime` orders credentials (`findActive`, `list`) and usage records (`listUsage`), as
 //!   it did in Convex; it is stored in their creation keys.
-//! - Derived data: webhook-secret lookups of pipelines, the expiry index shard and TTL attribute of
-//!   sessions, the index attributes of credentials; the history cap (the newest
+//! - Derived data: webhook-secret lookups and list items of pipelines, the expiry index shard and
+//!   TTL attribute of sessions, the index attributes and pointers of credentials; the history cap (the newest
 //!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported); transit
 //!   transcripts replayed per user in `_creationTime` order into the user's index (the tie order
 //!   of equal `createdAt`, and the 200 cap, as `saveTranscript` would have applied them), bodies
@@ -301,7 +302,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 10] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -309,6 +310,7 @@ const KNOWN: [&str; 9] = [
     provisioning::CredentialImport::CONVEX_TABLE,
     provisioning::UsageImport::CONVEX_TABLE,
     pipelines::Import::CONVEX_TABLE,
+    workspace_layouts::Import::CONVEX_TABLE,
     transit::import::TranscriptImport::CONVEX_TABLE,
     transit::import::CalendarTokenImport::CONVEX_TABLE,
 ];
@@ -329,6 +331,7 @@ pub async fn run(
         read::<provisioning::CredentialImport>(snapshot, &exported)?,
         read::<provisioning::UsageImport>(snapshot, &exported)?,
         read::<pipelines::Import>(snapshot, &exported)?,
+        read::<workspace_layouts::Import>(snapshot, &exported)?,
         read::<transit::import::TranscriptImport>(snapshot, &exported)?,
         read::<transit::import::CalendarTokenImport>(snapshot, &exported)?,
     ];

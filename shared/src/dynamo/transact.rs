@@ -130,19 +130,32 @@ pub async fn delete_existing(
         .build()
         .map_err(|e| StoreError::Internal(format!("{op}: {e}")))?;
     let item = TransactWriteItem::builder().delete(delete).build();
-    match transact(client, op, vec![item]).await? {
-        Transacted::Done => Ok(true),
-        Transacted::Cancelled(reasons) if reasons.iter().any(Cancel::condition_failed) => Ok(false),
-        Transacted::Cancelled(reasons) => Err(StoreError::Unavailable(format!(
-            "{op}: the delete was cancelled ({})",
-            reasons
-                .iter()
-                .filter_map(|r| r.code.as_deref())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+    let mut last = Vec::new();
+    for attempt in 0..CONFLICT_ATTEMPTS {
+        match transact(client, op, vec![item.clone()]).await? {
+            Transacted::Done => return Ok(true),
+            Transacted::Cancelled(reasons) if reasons.iter().any(Cancel::condition_failed) => {
+                return Ok(false)
+            }
+            // A conflict with another write of the item: nothing was applied, so it is tried
+            // again (with a new token: the cancelled one is spent).
+            Transacted::Cancelled(reasons) => {
+                last = reasons;
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+        }
     }
+    Err(StoreError::Unavailable(format!(
+        "{op}: the delete was cancelled {CONFLICT_ATTEMPTS} times ({})",
+        last.iter()
+            .filter_map(|r| r.code.as_deref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
+
+/// Tries of [`delete_existing`] when its transaction conflicts with another write of the item.
+pub const CONFLICT_ATTEMPTS: u32 = 4;
 
 /// A key of one string attribute.
 pub fn key1(name: &str, value: impl Into<String>) -> Item {

@@ -390,6 +390,38 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         json!({ "pipeline": null })
     );
 
+    // workspaceLayouts
+    let user = json!({ "userId": "u1" });
+    assert_eq!(
+        c.value("workspaceLayouts:getWorkspaceLayout", user.clone())
+            .await,
+        Value::Null
+    );
+    let layout = json!({ "version": 2, "tabs": [{ "id": "t1", "panels": ["editor"] }], "activeTabId": "t1" });
+    let record =
+        json!({ "userId": "u1", "layout": layout, "version": 2, "updatedAt": T0 + 120_000 });
+    assert_eq!(
+        c.value(
+            "workspaceLayouts:saveWorkspaceLayout",
+            json!({ "payload": { "userId": "u1", "layout": layout } })
+        )
+        .await,
+        json!({ "layout": record })
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:getWorkspaceLayout", user.clone())
+            .await,
+        record
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:clearWorkspaceLayout", user.clone())
+            .await,
+        json!({ "cleared": true })
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:clearWorkspaceLayout", user).await,
+        json!({ "cleared": false })
+    );
     // transit
     let record = json!({ "userId": "u1", "transcriptId": "t1", "title": "Standup", "transcript": "Hi.",
         "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "durationMs": 900.5,
@@ -999,7 +1031,10 @@ async fn the_npm_convex_client_calls_every_function_and_reads_the_contracts_valu
         "check.mjs failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("convex-client: all 35 functions answered as the contract says"),
+        stdout.contains(&format!(
+            "convex-client: all {} functions answered as the contract says",
+            FUNCTIONS.len()
+        )),
         "{stdout}"
     );
 
@@ -1117,6 +1152,18 @@ mod round_trips {
                 json!({ "record": { "id": "s1", "secret": "x", "expiresAt": 1 } }),
             ),
             ("account:getOrCreate", json!({ "userId": "u1" })),
+            (
+                "workspaceLayouts:saveWorkspaceLayout",
+                json!({ "payload": { "userId": "u1", "layout": { "version": 1 } } }),
+            ),
+            (
+                "workspaceLayouts:getWorkspaceLayout",
+                json!({ "userId": "u1" }),
+            ),
+            (
+                "workspaceLayouts:clearWorkspaceLayout",
+                json!({ "userId": "u1" }),
+            ),
             ("transit:listTranscripts", json!({ "userId": "u1" })),
             ("transit:getCalendarToken", json!({ "userId": "u1" })),
             (

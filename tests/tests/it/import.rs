@@ -272,6 +272,28 @@ impl Fixture {
                     ]),
                 ),
                 (
+                    "workspace_layouts",
+                    lines(vec![
+                        doc("wl1", 1000u64, Self::full_layout()),
+                        doc(
+                            "wl2",
+                            2000u64,
+                            json!({ "userId": "layout-min", "layout": { "version": 1.5 }, "version": 1.5, "updatedAt": 5u64 }),
+                        ),
+                        doc(
+                            "wl3",
+                            3000u64,
+                            json!({ "userId": "layout-bad", "layout": { "version": 1, "tabs": [{ "id": "t", "panelIds": [] }] }, "version": 1, "updatedAt": 5u64 }),
+                        ),
+                        doc("wl4", 4000u64, {
+                            let mut later = Self::full_layout();
+                            later["layout"] = json!({ "version": 3 });
+                            later["version"] = json!(3);
+                            later
+                        }),
+                    ]),
+                ),
+                (
                     "translations",
                     lines(vec![
                         doc("t1", 1u64, json!({ "text": "hola" })),
@@ -355,6 +377,18 @@ impl Fixture {
         })
     }
 
+    fn full_layout() -> Value {
+        json!({
+            "userId": "layout-full",
+            "layout": {
+                "version": 2, "activeTabId": "t1",
+                "tabs": [{ "id": "t1", "panels": ["editor", "preview", "editor"] }, { "id": "t2", "panels": [] }],
+                "columns": [{ "id": "", "panels": ["legacy"] }],
+            },
+            "version": 2, "updatedAt": 1_763_700_000_000u64,
+        })
+    }
+
     /// The export's files, by path.
     fn files(&self) -> Vec<(String, String)> {
         let mut files = vec![(
@@ -434,6 +468,7 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
         ("provisioning_credentials", 4, 4, 0),
         ("provisioning_usage", 3, 3, 0),
         ("pipelines", 4, 2, 2),
+        ("workspace_layouts", 4, 2, 2),
         ("transit_transcripts", 208, 203, 5),
         ("transit_calendar_tokens", 2, 1, 1),
         ("translations", 2, 0, 0),
@@ -445,6 +480,7 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
 
 /// Every record of the fixture, read back through the routes, is what the contract returns.
 async fn assert_every_record_reads_back(app: &TestApp) {
+    assert_the_layouts_read_back(app).await;
     let fixture_account = Fixture::full_account();
     assert_eq!(
         app.ok("/account/getOrCreate", json!({ "userId": "acct-full" }))
@@ -610,6 +646,26 @@ async fn assert_every_record_reads_back(app: &TestApp) {
     );
 }
 
+/// The fixture's workspace layouts, read back through the routes.
+async fn assert_the_layouts_read_back(app: &TestApp) {
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-full" }))
+            .await,
+        Fixture::full_layout(),
+        "the layout exactly as exported; of two documents the one created first"
+    );
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-min" }))
+            .await,
+        json!({ "userId": "layout-min", "layout": { "version": 1.5 }, "version": 1.5, "updatedAt": 5 })
+    );
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-bad" }))
+            .await,
+        Value::Null
+    );
+}
+
 async fn a_snapshot_imports_and_every_record_reads_back_through_the_routes(under: Under) {
     let fixture = Fixture::new();
     let report = import(&fixture.zip(), &under.target, Options::default())
@@ -672,6 +728,21 @@ async fn bad_documents_are_reported_with_table_line_and_reason(under: Under) {
     assert!(history
         .iter()
         .any(|(line, reason)| *line == 11 && reason.starts_with("not valid JSON")));
+    assert_eq!(
+        skipped("workspace_layouts"),
+        [
+            (
+                3,
+                "layout.tabs[0].panelIds: unknown field `panelIds`, expected `id` or `panels`"
+                    .to_owned()
+            ),
+            (
+                4,
+                "duplicate of line 1 (userId layout-full); the document created first is imported"
+                    .to_owned()
+            ),
+        ]
+    );
     assert_eq!(
         skipped("pipelines"),
         [
@@ -746,8 +817,8 @@ async fn a_dry_run_reports_what_it_would_write_and_writes_nothing(under: Under) 
     let pipelines = report.table("pipelines").expect("pipelines");
     assert_eq!(
         pipelines.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-        [4],
-        "two pipelines and their two secret lookups"
+        [6],
+        "two pipelines, their two secret lookups and their two list items"
     );
     assert!(report.to_string().contains("would write"));
     let app = spawn_app(under.store.clone()).await;
@@ -774,7 +845,7 @@ async fn strict_stops_before_writing_anything(under: Under) {
     .await;
     match result {
         Err(ImportError::Strict { count, report }) => {
-            assert_eq!(count, 16);
+            assert_eq!(count, 18);
             assert_eq!(report.written(), 0);
         }
         other => panic!("expected a strict stop, got {other:?}"),
@@ -836,6 +907,13 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
             .await["credential"]["id"],
         json!("cred-old")
     );
+    app.ok(
+        "/workspaceLayouts/save",
+        json!({ "payload": { "userId": "layout-full", "layout": { "version": 9 } } }),
+    )
+    .await;
+    app.ok("/workspaceLayouts/clear", json!({ "userId": "layout-min" }))
+        .await;
     let rotated = app
         .ok(
             "/pipelines/update",
@@ -876,6 +954,7 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
         json!({ "pipeline": null }),
         "the secret issued after the export no longer resolves"
     );
+    assert_the_layouts_read_back(&app).await;
 }
 
 /// Makes the fields of document `i` of a table.

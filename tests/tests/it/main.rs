@@ -16,3 +16,4 @@ mod session;
 mod template;
 mod transit;
 mod users;
+mod workspace_layouts;

@@ -247,8 +247,15 @@ fn the_api_function_reaches_every_groups_tables_with_exactly_the_groups_permissi
 #[test]
 fn the_session_expiry_index_and_ttl_are_as_the_code_uses_them() {
     let sessions = devserver::tables::table(session::attr::TABLE.resource);
+    let table_keys: Vec<&str> = sessions
+        .key_schema
+        .iter()
+        .map(|k| k.attribute_name.as_str())
+        .collect();
+    assert_eq!(table_keys, [session::attr::PRUNE_SHARD, session::attr::ID]);
+    assert!(sessions.global_secondary_indexes.is_empty());
     let index = sessions
-        .global_secondary_indexes
+        .local_secondary_indexes
         .iter()
         .find(|i| i.index_name == session::attr::BY_EXPIRY)
         .unwrap();
@@ -478,6 +485,20 @@ fn every_route_has_a_sam_generated_sample_event_with_its_sample_body() {
             body,
             "{} is stale: run infra/scripts/sample-events.sh",
             file.display()
+        );
+    }
+}
+
+#[test]
+fn no_table_has_a_global_secondary_index() {
+    // Read-your-writes on every route (CONTRACT.md §3): a global index cannot be read strongly
+    // consistently, so none may serve a route; the test clients refuse such reads as well.
+    for table in devserver::tables() {
+        let spec = devserver::tables::table(table.resource);
+        assert!(
+            spec.global_secondary_indexes.is_empty(),
+            "{} has a global secondary index",
+            table.resource
         );
     }
 }

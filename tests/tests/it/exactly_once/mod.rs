@@ -11,7 +11,12 @@
 #![cfg(feature = "dynamodb-local")]
 
 mod account;
+mod history;
+mod pipelines;
+mod provisioning;
+mod session;
 mod soak;
+mod users;
 
 use devserver::Store;
 use serde_json::{json, Value};
@@ -100,6 +105,19 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+    /// Which call of [`WriteCase::OP`] a [`Injected::First`] fault goes into (1: the route's first;
+    /// 2 for a write on a route's second call of the operation, e.g. after a cancelled transaction).
+    const NTH: usize = 1;
+    /// Whether each run needs tables of its own (a write that reaches beyond its keys, such as
+    /// `/session/prune`); otherwise the runs share one set and use their own keys.
+    const OWN_TABLES: bool = false;
+
+    /// Writes state straight into the tables before [`WriteCase::setup`] (for bulk data that
+    /// would take too many calls through the routes). No fault is active yet.
+    fn seed(&self, tables: &DynamoTables, key: &str) -> impl Future<Output = ()> {
+        let _ = (tables, key);
+        async {}
+    }
 
     /// Prepares the state before the call (no fault is active yet).
     fn setup(&self, app: &TestApp, key: &str) -> impl Future<Output = ()> {
@@ -118,6 +136,19 @@ pub trait WriteCase: Sync {
         let _ = value;
         false
     }
+
+    /// What is wrong with a success value (not a refusal) next to what is stored now, if anything:
+    /// e.g. a secret the client was told that is not the stored one, because the write was applied
+    /// a second time with a value of its own.
+    fn disagrees(
+        &self,
+        app: &TestApp,
+        key: &str,
+        value: &Value,
+    ) -> impl Future<Output = Option<String>> {
+        let _ = (app, key, value);
+        async { None }
+    }
 }
 
 /// The outcome of one run: what was injected, told and stored.
@@ -129,6 +160,7 @@ struct Run {
     applied: u32,
     refused: bool,
     faulted: bool,
+    disagrees: Option<String>,
 }
 
 impl Run {
@@ -140,6 +172,7 @@ impl Run {
             applied,
             refused,
             faulted,
+            disagrees,
         } = self;
         let what = format!(
             "{case} over {surface:?} with {injected:?}: answered {told:?}, applied {applied} times"
@@ -150,6 +183,11 @@ impl Run {
         if (told.status == 200) != told.value.is_some() {
             return Some(format!(
                 "{what}: a 200 without a value, or a value without a 200"
+            ));
+        }
+        if let Some(why) = disagrees {
+            return Some(format!(
+                "{what}: the answer disagrees with what is stored: {why}"
             ));
         }
         match &told.value {
@@ -192,15 +230,23 @@ async fn one_run<C: WriteCase>(
     surface: Surface,
     injected: Injected,
 ) -> Run {
+    let own;
+    let tables = if C::OWN_TABLES {
+        own = DynamoTables::create().await;
+        &own
+    } else {
+        tables
+    };
     let proxy = FaultProxy::start(&dynamodb_endpoint()).await;
     let store: Store = tables.store_via(&proxy.endpoint).await;
     let app = spawn_app(store).await;
     let key = format!("{}-{surface:?}-{injected:?}", C::FUNCTION)
         .replace([' ', '(', ')', ':', '{', '}', ','], "-");
+    case.seed(tables, &key).await;
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
-        Injected::First(fault) => proxy.nth(C::OP, 1, fault),
+        Injected::First(fault) => proxy.nth(C::OP, C::NTH, fault),
         Injected::Every(fault) => proxy.always(Some(C::OP), fault),
     }
     let told = surface
@@ -214,6 +260,10 @@ async fn one_run<C: WriteCase>(
     let faulted = proxy.take_calls().iter().any(|call| call.fault.is_some());
     let applied = case.applied(&app, &key).await;
     let refused = told.value.as_ref().is_some_and(|value| case.refused(value));
+    let disagrees = match &told.value {
+        Some(value) if !refused => case.disagrees(&app, &key, value).await,
+        _ => None,
+    };
     Run {
         surface,
         injected,
@@ -221,5 +271,6 @@ async fn one_run<C: WriteCase>(
         applied,
         refused,
         faulted,
+        disagrees,
     }
 }

@@ -3,8 +3,11 @@
 //!
 //! Eight clients write at once through one server. The proxy drops [`LOST`] of the `UpdateItem`
 //! answers after DynamoDB applied them and holds [`LATE`] of them past the SDK's attempt timeout,
-//! never the same request twice (its retry gets through), so every call is answered `200` and every
-//! acknowledged write must be stored exactly once. Printed (and in the README):
+//! never the same request twice (its retry gets through), so every call should be answered `200`
+//! and every acknowledged write must be stored exactly once. On a machine so loaded that a retry
+//! too runs out of time, that call is answered `503` and may or may not be applied (at most once):
+//! the totals are then checked to lie between the acknowledged and the acknowledged plus the
+//! errors, and the errors are printed. Printed (and in the README):
 //! `soak: <counter>: <calls> calls, <acknowledged> acknowledged, stored <stored> (double-applied 0, lost 0); ...`
 
 use serde_json::json;
@@ -50,7 +53,7 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
     let record = futures::future::join_all((0..CLIENTS).map(|client| {
         let app = Arc::clone(&app);
         async move {
-            let mut acknowledged = 0u32;
+            let (mut acknowledged, mut failed) = (0u32, 0u32);
             for _ in 0..300 / CLIENTS + usize::from(client < 300 % CLIENTS) {
                 let answer = app
                     .call(
@@ -58,14 +61,18 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
                         json!({ "userId": "soak-record", "provider": "p", "tokensUsed": 1 }),
                     )
                     .await;
-                assert_eq!(answer.status, 200, "{answer:?}");
-                acknowledged += 1;
+                match answer.status {
+                    200 => acknowledged += 1,
+                    503 => failed += 1,
+                    _ => panic!("{answer:?}"),
+                }
             }
-            acknowledged
+            (acknowledged, failed)
         }
     }))
     .await;
-    let record_acknowledged: u32 = record.iter().sum();
+    let record_acknowledged: u32 = record.iter().map(|r| r.0).sum();
+    let record_failed: u32 = record.iter().map(|r| r.1).sum();
 
     // reserveUsage / releaseUsage: each client reserves 1,000 at a time against the free
     // allowance of 50,000 and gives half of each grant back, until it is refused 3 times.
@@ -73,6 +80,7 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
         let app = Arc::clone(&app);
         async move {
             let (mut granted, mut refused, mut released) = (0u32, 0u32, 0u32);
+            let (mut failed_reserve, mut failed_release) = (0u32, 0u32);
             while refused < 3 {
                 let answer = app
                     .call(
@@ -80,22 +88,31 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
                         json!({ "userId": "soak-reserve", "provider": "p", "tokensRequested": 1000 }),
                     )
                     .await;
-                assert_eq!(answer.status, 200, "{answer:?}");
-                if answer.body["account"].is_null() {
-                    refused += 1;
-                    continue;
+                match answer.status {
+                    200 if answer.body["account"].is_null() => {
+                        refused += 1;
+                        continue;
+                    }
+                    200 => granted += 1,
+                    503 => {
+                        failed_reserve += 1;
+                        continue;
+                    }
+                    _ => panic!("{answer:?}"),
                 }
-                granted += 1;
                 let answer = app
                     .call(
                         "/account/releaseUsage",
                         json!({ "userId": "soak-reserve", "tokensReserved": 500 }),
                     )
                     .await;
-                assert_eq!(answer.status, 200, "{answer:?}");
-                released += 1;
+                match answer.status {
+                    200 => released += 1,
+                    503 => failed_release += 1,
+                    _ => panic!("{answer:?}"),
+                }
             }
-            (granted, refused, released)
+            (granted, refused, released, failed_reserve, failed_release)
         }
     }))
     .await;
@@ -116,27 +133,43 @@ async fn counters_under_lost_and_late_answers_store_exactly_what_was_acknowledge
     let granted: u32 = reserve.iter().map(|r| r.0).sum();
     let refused: u32 = reserve.iter().map(|r| r.1).sum();
     let released: u32 = reserve.iter().map(|r| r.2).sum();
+    let failed_reserve: u32 = reserve.iter().map(|r| r.3).sum();
+    let failed_release: u32 = reserve.iter().map(|r| r.4).sum();
     let expected_reserved = f64::from(granted) * 1000.0 - f64::from(released) * 500.0;
     let stored_reserved = used(&app, "soak-reserve").await;
+    let record_extra = stored_record - f64::from(record_acknowledged);
+    let reserved_extra = stored_reserved - expected_reserved;
     println!(
-        "soak: recordUsage: {} calls, {record_acknowledged} acknowledged, stored {stored_record} \
-         (double-applied {}, lost {}); reserveUsage/releaseUsage: {granted} granted, {refused} \
-         refused, {released} released, {expected_reserved} acknowledged, stored {stored_reserved} \
-         (double-applied {}, lost {}); UpdateItem answers lost {lost}, late {late}, of {} calls",
-        300,
-        (stored_record - f64::from(record_acknowledged)).max(0.0),
-        (f64::from(record_acknowledged) - stored_record).max(0.0),
-        (stored_reserved - expected_reserved).max(0.0) / 500.0,
-        (expected_reserved - stored_reserved).max(0.0) / 500.0,
+        "soak: recordUsage: 300 calls, {record_acknowledged} acknowledged, {record_failed} failed, \
+         stored {stored_record} (double-applied {}, lost {}); reserveUsage/releaseUsage: {granted} \
+         granted, {refused} refused, {released} released, {} failed, {expected_reserved} \
+         acknowledged, stored {stored_reserved} (double-applied {}, lost {}); UpdateItem answers \
+         lost {lost}, late {late}, of {} calls",
+        (record_extra - f64::from(record_failed)).max(0.0) as i64,
+        (-record_extra).max(0.0) as i64,
+        failed_reserve + failed_release,
+        ((reserved_extra - 1000.0 * f64::from(failed_reserve)) / 500.0).max(0.0) as i64,
+        ((-reserved_extra - 500.0 * f64::from(failed_release)) / 500.0).max(0.0) as i64,
         calls.iter().filter(|c| c.op == "UpdateItem").count(),
     );
     assert!(
         lost >= 10 && late >= 2,
         "faults injected: {lost} lost, {late} late"
     );
-    assert_eq!(record_acknowledged, 300);
-    assert_eq!(stored_record, f64::from(record_acknowledged));
+    assert!(
+        record_failed + failed_reserve + failed_release <= 10,
+        "too many calls failed to tell anything"
+    );
+    // Exactly the acknowledged writes, plus at most once each write answered with an error.
+    assert!(
+        (0.0..=f64::from(record_failed)).contains(&record_extra),
+        "recordUsage: stored {stored_record}, acknowledged {record_acknowledged}, failed {record_failed}"
+    );
     assert!(granted >= 50, "the allowance was used: {granted} grants");
-    assert_eq!(stored_reserved, expected_reserved);
+    assert!(
+        (-500.0 * f64::from(failed_release)..=1000.0 * f64::from(failed_reserve))
+            .contains(&reserved_extra),
+        "reservations: stored {stored_reserved}, acknowledged {expected_reserved}"
+    );
     assert!(stored_reserved <= 50_000.0);
 }
