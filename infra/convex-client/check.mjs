@@ -8,7 +8,7 @@
 //
 //   CONVEX_CLIENT_DIR=... node infra/convex-client/check.mjs <base url> <admin key>
 //
-// Exits 0 and prints "convex-client: all 31 functions answered as the contract says" when every
+// Exits 0 and prints "convex-client: all 38 functions answered as the contract says" when every
 // check passed; otherwise prints the first failure and exits 1.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -24,7 +24,7 @@ const { ConvexHttpClient } = require("convex/browser");
 const { anyApi } = require("convex/server");
 const { version } = require("convex/package.json");
 
-// The 31 functions and their kinds (CONTRACT: ten queries, the rest mutations).
+// The 38 functions and their kinds (CONTRACT: twelve queries, the rest mutations).
 const QUERIES = new Set([
   "history:list",
   "provisioning:findActiveCredential",
@@ -36,6 +36,8 @@ const QUERIES = new Set([
   "pipelines:get",
   "pipelines:findByWebhookSecret",
   "workspaceLayouts:getWorkspaceLayout",
+  "transit:listTranscripts",
+  "transit:getCalendarToken",
 ]);
 const MUTATIONS = new Set([
   "account:getOrCreate",
@@ -59,6 +61,11 @@ const MUTATIONS = new Set([
   "pipelines:recordRun",
   "workspaceLayouts:saveWorkspaceLayout",
   "workspaceLayouts:clearWorkspaceLayout",
+  "transit:saveTranscript",
+  "transit:clearTranscripts",
+  "transit:removeTranscript",
+  "transit:setCalendarToken",
+  "transit:clearCalendarToken",
 ]);
 
 // The admin key as `fetchQuery(..., { adminToken })` sends it: `Authorization: Convex <key>`.
@@ -236,6 +243,40 @@ async function workspaceLayouts() {
   assert.equal(await query("workspaceLayouts:getWorkspaceLayout", { userId: "u1" }), null);
 }
 
+async function transit() {
+  // The app's TransitTranscriptionRecord: nulls for summary, cleanup and language; no confidence.
+  const record = {
+    userId: "u1", transcriptId: "t1", title: "Standup", transcript: "Hi.", durationMs: 900.5,
+    segments: [{ index: 0, startMs: 0, endMs: 900.5, text: "Hi." }], createdAt: "2026-01-01T09:00:00.000Z", source: "microphone",
+  };
+  const returned = {
+    id: "t1", title: "Standup", transcript: "Hi.", segments: record.segments, summary: null, cleanup: null, language: null,
+    durationMs: 900.5, createdAt: record.createdAt, source: "microphone",
+  };
+  assert.deepEqual(await mutation("transit:saveTranscript", { record }), { record: returned });
+  const newer = { ...record, transcriptId: "t2", createdAt: "2026-01-01T10:00:00.000Z", confidence: 0.5, language: "en" };
+  await mutation("transit:saveTranscript", { record: newer });
+  const list = await query("transit:listTranscripts", { userId: "u1" });
+  assert.deepEqual(list.map((t) => t.id), ["t2", "t1"]);
+  assert.equal(list[0].confidence, 0.5);
+  assert.deepEqual(await query("transit:listTranscripts", { userId: "u1", limit: NaN }), [], "NaN travels as $float");
+  assert.equal((await query("transit:listTranscripts", { userId: "u1", limit: Infinity })).length, 2);
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: true });
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: false });
+  assert.deepEqual(await mutation("transit:clearTranscripts", { userId: "u1" }), { cleared: 1 });
+  assert.equal(await query("transit:getCalendarToken", { userId: "u1" }), null);
+  const token = { userId: "u1", encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: [] };
+  assert.deepEqual(await mutation("transit:setCalendarToken", token), { updated: false });
+  assert.deepEqual(await mutation("transit:setCalendarToken", { ...token, scope: ["calendar"] }, bearer), { updated: true });
+  const stored = await query("transit:getCalendarToken", { userId: "u1" });
+  assert.ok(recent(stored.updatedAt));
+  assert.deepEqual(stored, { encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: ["calendar"], updatedAt: stored.updatedAt });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: true });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: false });
+  // A bad argument names the field, never the secret.
+  await rejects(mutation("transit:setCalendarToken", { ...token, expiresAt: "soon" }), "expiresAt: expected a number, got a string");
+}
+
 async function errors() {
   // Modules the app calls that this service does not have: the exact text the app falls back on.
   await rejects(admin.query(anyApi.translations.list, {}), "Could not find public function for 'translations:list'");
@@ -259,9 +300,10 @@ try {
   await users();
   await pipelines();
   await workspaceLayouts();
+  await transit();
   await errors();
   const all = new Set([...QUERIES, ...MUTATIONS]);
-  assert.equal(all.size, 31);
+  assert.equal(all.size, 38);
   assert.deepEqual([...called].sort(), [...all].sort(), "every function was called");
 } catch (err) {
   console.error(`convex-client (convex@${version}) against ${base}: FAILED`);

@@ -422,6 +422,60 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         c.value("workspaceLayouts:clearWorkspaceLayout", user).await,
         json!({ "cleared": false })
     );
+    // transit
+    let record = json!({ "userId": "u1", "transcriptId": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "durationMs": 900.5,
+        "confidence": 0.9, "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    let transcript = json!({ "id": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "summary": null,
+        "cleanup": null, "language": null, "durationMs": 900.5, "confidence": 0.9,
+        "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    assert_eq!(
+        c.value("transit:saveTranscript", json!({ "record": record }))
+            .await,
+        json!({ "record": transcript })
+    );
+    assert_eq!(
+        c.value("transit:listTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!([transcript])
+    );
+    assert_eq!(
+        c.value(
+            "transit:removeTranscript",
+            json!({ "userId": "u1", "transcriptId": "t1" })
+        )
+        .await,
+        json!({ "removed": true })
+    );
+    assert_eq!(
+        c.value("transit:clearTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": 0 })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        c.value(
+            "transit:setCalendarToken",
+            json!({ "userId": "u1", "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"] })
+        )
+        .await,
+        json!({ "updated": false })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"], "updatedAt": T0 + 120_000 })
+    );
+    assert_eq!(
+        c.value("transit:clearCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": true })
+    );
 
     let called = client.called.lock().unwrap().clone();
     let all: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
@@ -1109,6 +1163,12 @@ mod round_trips {
             (
                 "workspaceLayouts:clearWorkspaceLayout",
                 json!({ "userId": "u1" }),
+            ),
+            ("transit:listTranscripts", json!({ "userId": "u1" })),
+            ("transit:getCalendarToken", json!({ "userId": "u1" })),
+            (
+                "transit:removeTranscript",
+                json!({ "userId": "u1", "transcriptId": "absent" }),
             ),
         ];
         tables.calls.take();

@@ -14,5 +14,6 @@ mod pipelines;
 mod provisioning;
 mod session;
 mod template;
+mod transit;
 mod users;
 mod workspace_layouts;

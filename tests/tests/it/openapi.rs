@@ -239,7 +239,9 @@ fn rank(path: &str) -> u8 {
     let function = path.rsplit('/').next().unwrap();
     match function {
         "remove" | "clear" | "delete" | "prune" | "markRevoked" | "releaseUsage" => 2,
+        "removeTranscript" | "clearTranscripts" | "clearCalendarToken" => 2,
         "save" | "record" | "ensure" | "create" | "getOrCreate" | "recordUsage" => 0,
+        "saveTranscript" | "setCalendarToken" => 0,
         _ => 1,
     }
 }
@@ -284,6 +286,7 @@ async fn every_route_answers_the_samples_as_its_response_schema_says() {
         "/session/get",
         "/users/get",
         "/workspaceLayouts/get",
+        "/transit/getCalendarToken",
     ] {
         assert!(
             non_null.contains(path),
