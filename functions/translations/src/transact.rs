@@ -1,0 +1,134 @@
+//! `TransactWriteItems` with an explicit `ClientRequestToken`, and the pacing of retried rounds.
+//!
+//! A transaction whose answer was lost is sent again by the SDK with the same token; DynamoDB
+//! answers a repeat within its 10-minute window as it answered the first, without applying it
+//! twice. A cancelled transaction (a condition failed, or a conflict with another transaction)
+//! applied nothing, so the store may build a new one from what it learned and send it with a new
+//! token. Any other error ends the call with that error: the transaction may have been applied, so
+//! it is never sent again under another token.
+//!
+//! This is the shape of `shared::dynamo::transact` (issue 13, being added on main); when it lands,
+//! this module's [`transact`] gives way to it.
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use shared::dynamo::{store_error, Client, Item};
+use shared::StoreError;
+use std::time::{Duration, Instant};
+
+/// The outcome of a transaction DynamoDB answered.
+#[derive(Debug)]
+pub(crate) enum Transacted {
+    /// Applied (exactly once).
+    Done,
+    /// Not applied; per item, in order: why.
+    Cancelled(Vec<Reason>),
+}
+
+/// Why one item of a cancelled transaction failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Reason {
+    /// `None` (this item was fine), `ConditionalCheckFailed`, `TransactionConflict`, ...
+    pub(crate) code: String,
+    /// The item as it was, when its condition failed and the item asked for
+    /// `ReturnValuesOnConditionCheckFailure::AllOld` (absent when there was no item).
+    pub(crate) item: Option<Item>,
+}
+
+impl Reason {
+    /// Whether this item's condition failed.
+    pub(crate) fn failed(&self) -> bool {
+        self.code == "ConditionalCheckFailed"
+    }
+}
+
+/// Runs `items` as one transaction with a new `ClientRequestToken`.
+pub(crate) async fn transact(
+    client: &Client,
+    op: &str,
+    items: Vec<TransactWriteItem>,
+) -> Result<Transacted, StoreError> {
+    let result = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .client_request_token(uuid::Uuid::new_v4().to_string())
+        .send()
+        .await;
+    let err = match result {
+        Ok(_) => return Ok(Transacted::Done),
+        Err(err) => err,
+    };
+    if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        err.as_service_error()
+    {
+        let reasons: Vec<Reason> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| Reason {
+                code: r.code().unwrap_or("None").to_owned(),
+                item: r.item().cloned(),
+            })
+            .collect();
+        let answered = |code: &str| {
+            matches!(
+                code,
+                "None" | "ConditionalCheckFailed" | "TransactionConflict"
+            )
+        };
+        if reasons.iter().all(|r| answered(&r.code)) {
+            return Ok(Transacted::Cancelled(reasons));
+        }
+        let has = |code: &str| reasons.iter().any(|r| r.code == code);
+        if has("ThrottlingError") || has("ProvisionedThroughputExceeded") {
+            tracing::warn!(op, "transaction throttled");
+            return Err(StoreError::Unavailable(format!("{op}: throttled")));
+        }
+        let too_large = cancelled.cancellation_reasons().iter().any(|r| {
+            r.message().is_some_and(|m| {
+                m.contains("size has exceeded") || m.contains("maximum allowed size")
+            })
+        });
+        if too_large {
+            return Err(StoreError::TooLarge(
+                "the item is over DynamoDB's 400 KB item limit".into(),
+            ));
+        }
+    }
+    Err(store_error(op, err))
+}
+
+/// Time a call may spend on rounds lost to concurrent writers before it answers `503`: well inside
+/// the functions' 10 s timeout, with room for the last round's own calls.
+pub const ROUNDS_BUDGET: Duration = Duration::from_millis(5_000);
+
+/// The pace of a call's rounds: each lost round waits a jittered, growing pause (full jitter up to
+/// 2 ms × 2^round, at most 256 ms), until [`ROUNDS_BUDGET`] is spent.
+pub(crate) struct Rounds {
+    started: Instant,
+    round: u32,
+}
+
+impl Rounds {
+    pub(crate) fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            round: 0,
+        }
+    }
+
+    /// Waits before the next round, or gives up with `503` when the budget is spent.
+    pub(crate) async fn next(&mut self, op: &str) -> Result<(), StoreError> {
+        if self.started.elapsed() >= ROUNDS_BUDGET {
+            return Err(StoreError::Unavailable(format!(
+                "{op}: the document kept changing for {} s ({} rounds); try again",
+                ROUNDS_BUDGET.as_secs(),
+                self.round
+            )));
+        }
+        self.round += 1;
+        let ceiling_ms = 2u64 << self.round.min(7);
+        let random = uuid::Uuid::new_v4().as_u128() as u64;
+        tokio::time::sleep(Duration::from_micros(random % (ceiling_ms * 1000))).await;
+        Ok(())
+    }
+}
