@@ -213,7 +213,7 @@ async function pipelines() {
 
 async function errors() {
   // Modules the app calls that this service does not have: the exact text the app falls back on.
-  await rejects(admin.query(anyApi.translations.list, {}), "Could not find public function for 'translations:list'");
+  await rejects(admin.query(anyApi.translations.listAll, {}), "Could not find public function for 'translations:listAll'");
   await rejects(admin.mutation(anyApi.transit.saveDepartures, {}), "Could not find public function for 'transit:saveDepartures'");
   // A query called as a mutation.
   await rejects(admin.mutation(anyApi.users.getUser, { clerkId: "u1" }), "Trying to execute users:getUser as Mutation, but it is defined as Query.");

@@ -114,7 +114,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 28] = [
+pub const FUNCTIONS: [Function; 33] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -152,6 +152,11 @@ pub const FUNCTIONS: [Function; 28] = [
     mutation("pipelines:update", "/pipelines/update"),
     mutation("pipelines:remove", "/pipelines/delete"),
     mutation("pipelines:recordRun", "/pipelines/recordRun"),
+    query("translations:list", "/translations/list"),
+    mutation("translations:create", "/translations/create"),
+    mutation("translations:promote", "/translations/promote"),
+    mutation("translations:clear", "/translations/clear"),
+    mutation("translations:markAdopted", "/translations/markAdopted"),
 ];
 
 /// The function a client's `path` names. Convex accepts the module with or without its `.js`
@@ -613,11 +618,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_28_unique_names_nine_of_them_queries() {
+    fn the_table_has_33_unique_names_ten_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 28);
+        assert_eq!(names.len(), 33);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 28, "one route per function");
+        assert_eq!(paths.len(), 33, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -635,6 +640,7 @@ mod tests {
                 "pipelines:list",
                 "pipelines:get",
                 "pipelines:findByWebhookSecret",
+                "translations:list",
             ])
         );
         for f in FUNCTIONS {
@@ -648,7 +654,7 @@ mod tests {
         assert_eq!(function("users:getUser").unwrap().path, "/users/get");
         assert_eq!(function("users.js:getUser").unwrap().path, "/users/get");
         for unknown in [
-            "translations:list",
+            "translations:listAll",
             "users",
             "users:get",
             "users/getUser",
@@ -658,8 +664,8 @@ mod tests {
             assert_eq!(function(unknown), None, "{unknown}");
         }
         assert_eq!(
-            not_found_message("translations:list"),
-            "Could not find public function for 'translations:list'"
+            not_found_message("translations:listAll"),
+            "Could not find public function for 'translations:listAll'"
         );
     }
 

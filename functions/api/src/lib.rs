@@ -15,13 +15,14 @@ use shared::routes::Functions;
 use shared::{Group, Routes, SharedClock, StoreError};
 
 /// Every route group whose functions this function serves.
-pub const GROUPS: [Group; 6] = [
+pub const GROUPS: [Group; 7] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
     session::GROUP,
     users::GROUP,
     pipelines::GROUP,
+    translations::GROUP,
 ];
 
 /// How each group builds its DynamoDB routes (its `dynamo_routes`), in the order of [`GROUPS`], for
@@ -29,13 +30,14 @@ pub const GROUPS: [Group; 6] = [
 /// these, links no embedded store (taking the whole `Group` values would keep their `embedded`
 /// functions, and redb, alive) and no HTTP body parsing (see [`shared::routes::Surface`]).
 type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes<Functions>;
-const DYNAMO: [DynamoRoutes; 6] = [
+const DYNAMO: [DynamoRoutes; 7] = [
     account::dynamo_routes,
     history::dynamo_routes,
     provisioning::dynamo_routes,
     session::dynamo_routes,
     users::dynamo_routes,
     pipelines::dynamo_routes,
+    translations::dynamo_routes,
 ];
 
 /// Every group's routes on DynamoDB, table names prefixed by `prefix` (empty in production), for the

@@ -2,10 +2,9 @@
 
 use crate::model::{Document, Translation, MAX_INDEX};
 use crate::store::{Page, TranslationsStore};
-use crate::transact::{transact, Reason, Rounds, Transacted};
+use crate::transact::{transact, Rounds, Transacted};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Get, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, Select,
-    TransactGetItem, TransactWriteItem,
+    AttributeValue, Get, KeysAndAttributes, Put, Select, TransactGetItem, TransactWriteItem,
 };
 use shared::dynamo::{from_item, s, store_error, to_item, Client, Item};
 use shared::{Key, StoreError};
@@ -243,12 +242,9 @@ enum Condition {
     Ver(u64),
 }
 
-/// A `Put` of `item` on `condition`, asking for the old item when the condition fails.
+/// A `Put` of `item` on `condition`.
 fn put(table: &str, item: Item, condition: Condition) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    let put = Put::builder().table_name(table).set_item(Some(item));
     let put = match condition {
         Condition::Absent => put
             .condition_expression("attribute_not_exists(#pk)")
@@ -588,8 +584,8 @@ impl DynamoTranslationsStore {
     }
 
     /// Writes `meta` (on the condition that `read` is still stored) and `translation` (in
-    /// generation `gen`, on `condition`) in one transaction. `Ok(None)` when it was applied, else
-    /// what the cancellation reasons say the two items are now (`None` inside: read them again).
+    /// generation `gen`, on `condition`) in one transaction; whether it was applied (else it was
+    /// cancelled: a condition failed, or another transaction was writing the same items).
     async fn commit(
         &self,
         op: &str,
@@ -598,7 +594,7 @@ impl DynamoTranslationsStore {
         translation: &Translation,
         gen: u64,
         condition: Condition,
-    ) -> Result<Option<Vec<Reason>>, StoreError> {
+    ) -> Result<bool, StoreError> {
         let document = translation.document();
         let items = vec![
             put(&self.table, meta.item(&document), read.unchanged())?,
@@ -608,41 +604,16 @@ impl DynamoTranslationsStore {
                 condition,
             )?,
         ];
-        match transact(&self.client, op, items).await? {
-            Transacted::Done => Ok(None),
-            Transacted::Cancelled(reasons) => Ok(Some(reasons)),
-        }
-    }
-
-    /// After a lost round: the meta and translation as the cancellation reasons show them, or as
-    /// read again when a failed condition came without its item.
-    async fn refresh(
-        &self,
-        op: &str,
-        document: &Document,
-        id: &Key,
-        reasons: &[Reason],
-        meta: Meta,
-        item: Option<Stored>,
-    ) -> Result<(Meta, Option<Stored>), StoreError> {
-        if reasons.iter().any(|r| r.failed() && r.item.is_none()) {
-            return self.read(op, document, id).await;
-        }
-        let meta = match reasons.first() {
-            Some(r) if r.failed() => Meta::from_item(r.item.as_ref())?,
-            _ => meta,
-        };
-        let item = match reasons.get(1) {
-            Some(r) if r.failed() => Stored::of(r.item.as_ref(), id)?,
-            _ => item,
-        };
-        Ok((meta, item))
+        Ok(matches!(
+            transact(&self.client, op, items).await?,
+            Transacted::Done
+        ))
     }
 
     /// Changes the current translation `id` of `document` as `change` says (from the meta and the
     /// translation as read: the new meta, the new translation and its generation), in one
-    /// transaction conditioned on both being unchanged; rounds lost to other writers start over
-    /// from what they learned. `None` (nothing written) when there is no such translation.
+    /// transaction conditioned on both being unchanged; a round lost to another writer starts
+    /// over with a new read, after a pause. `None` (nothing written) when there is no such translation.
     async fn modify<F>(
         &self,
         op: &str,
@@ -670,18 +641,14 @@ impl DynamoTranslationsStore {
             };
             let (new_meta, translation, gen) = change(&meta, &stored)?;
             let condition = Condition::Ver(stored.ver);
-            match self
+            if self
                 .commit(op, &meta, new_meta, &translation, gen, condition)
                 .await?
             {
-                None => return Ok(Some((translation, new_meta))),
-                Some(reasons) => {
-                    rounds.next(op).await?;
-                    (meta, item) = self
-                        .refresh(op, document, id, &reasons, meta, Some(stored))
-                        .await?;
-                }
+                return Ok(Some((translation, new_meta)));
             }
+            rounds.next(op).await?;
+            (meta, item) = self.read(op, document, id).await?;
         }
     }
 }
@@ -740,18 +707,14 @@ impl TranslationsStore for DynamoTranslationsStore {
                 Some(stored) => Condition::Ver(stored.ver),
                 None => Condition::Absent,
             };
-            match self
+            if self
                 .commit(OP, &meta, new_meta, &translation, meta.gen, condition)
                 .await?
             {
-                None => return Ok(translation),
-                Some(reasons) => {
-                    rounds.next(OP).await?;
-                    (meta, item) = self
-                        .refresh(OP, &document, &id, &reasons, meta, item)
-                        .await?;
-                }
+                return Ok(translation);
             }
+            rounds.next(OP).await?;
+            (meta, item) = self.read(OP, &document, &id).await?;
         }
     }
 

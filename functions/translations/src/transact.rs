@@ -12,7 +12,7 @@
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
-use shared::dynamo::{store_error, Client, Item};
+use shared::dynamo::{store_error, Client};
 use shared::StoreError;
 use std::time::{Duration, Instant};
 
@@ -30,9 +30,6 @@ pub(crate) enum Transacted {
 pub(crate) struct Reason {
     /// `None` (this item was fine), `ConditionalCheckFailed`, `TransactionConflict`, ...
     pub(crate) code: String,
-    /// The item as it was, when its condition failed and the item asked for
-    /// `ReturnValuesOnConditionCheckFailure::AllOld` (absent when there was no item).
-    pub(crate) item: Option<Item>,
 }
 
 impl Reason {
@@ -66,7 +63,6 @@ pub(crate) async fn transact(
             .iter()
             .map(|r| Reason {
                 code: r.code().unwrap_or("None").to_owned(),
-                item: r.item().cloned(),
             })
             .collect();
         let answered = |code: &str| {
@@ -102,7 +98,8 @@ pub(crate) async fn transact(
 pub const ROUNDS_BUDGET: Duration = Duration::from_millis(5_000);
 
 /// The pace of a call's rounds: each lost round waits a jittered, growing pause (full jitter up to
-/// 2 ms × 2^round, at most 256 ms), until [`ROUNDS_BUDGET`] is spent.
+/// 10 ms × 2^round, at most 640 ms), until [`ROUNDS_BUDGET`] is spent. The store reads again after
+/// the pause: what it learned before it would be stale by then.
 pub(crate) struct Rounds {
     started: Instant,
     round: u32,
@@ -126,7 +123,7 @@ impl Rounds {
             )));
         }
         self.round += 1;
-        let ceiling_ms = 2u64 << self.round.min(7);
+        let ceiling_ms = (10u64 << self.round.min(6)).min(640);
         let random = uuid::Uuid::new_v4().as_u128() as u64;
         tokio::time::sleep(Duration::from_micros(random % (ceiling_ms * 1000))).await;
         Ok(())

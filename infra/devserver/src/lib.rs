@@ -31,13 +31,14 @@ pub enum Store {
 }
 
 /// Every route group, mounted by the dev server. Adding a group is one line here.
-pub const GROUPS: [Group; 6] = [
+pub const GROUPS: [Group; 7] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
     session::GROUP,
     users::GROUP,
     pipelines::GROUP,
+    translations::GROUP,
 ];
 
 /// Every route group's routes, on `store`.

@@ -19,7 +19,7 @@
 //!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported).
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.
-//! - Tables the service does not hold (`translations`, ...) are reported and skipped.
+//! - Tables the service does not hold (`feature_flags`, ...) are reported and skipped.
 
 pub mod snapshot;
 
@@ -298,7 +298,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 8] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -306,6 +306,7 @@ const KNOWN: [&str; 7] = [
     provisioning::CredentialImport::CONVEX_TABLE,
     provisioning::UsageImport::CONVEX_TABLE,
     pipelines::Import::CONVEX_TABLE,
+    translations::Import::CONVEX_TABLE,
 ];
 
 /// Imports `snapshot` into `target`.
@@ -324,6 +325,7 @@ pub async fn run(
         read::<provisioning::CredentialImport>(snapshot, &exported)?,
         read::<provisioning::UsageImport>(snapshot, &exported)?,
         read::<pipelines::Import>(snapshot, &exported)?,
+        read::<translations::Import>(snapshot, &exported)?,
     ];
     let mut unknown = Vec::new();
     for table in exported.iter().filter(|t| !KNOWN.contains(&t.as_str())) {

@@ -543,7 +543,7 @@ async fn a_function_called_through_the_other_kinds_endpoint_is_a_function_error(
 async fn unknown_functions_answer_the_text_the_app_recognises() {
     let client = embedded_client().await;
     for (kind, name) in [
-        (Kind::Query, "translations:list"),
+        (Kind::Query, "translations:listAll"),
         (Kind::Mutation, "transit:saveDepartures"),
         (Kind::Query, "users:get"),
         (Kind::Mutation, "pipelines:listRuns"),
@@ -1073,7 +1073,7 @@ mod round_trips {
             assert_eq!(tables.calls.take(), by_route, "{name}");
         }
 
-        call(app, Kind::Query, "translations:list", json!({})).await;
+        call(app, Kind::Query, "translations:listAll", json!({})).await;
         call(
             app,
             Kind::Mutation,

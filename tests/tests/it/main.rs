@@ -13,4 +13,5 @@ mod pipelines;
 mod provisioning;
 mod session;
 mod template;
+mod translations;
 mod users;
