@@ -14,4 +14,5 @@ mod provisioning;
 mod session;
 mod template;
 mod translations;
+mod translations_wire;
 mod users;
