@@ -8,7 +8,7 @@
 //
 //   CONVEX_CLIENT_DIR=... node infra/convex-client/check.mjs <base url> <admin key>
 //
-// Exits 0 and prints "convex-client: all 28 functions answered as the contract says" when every
+// Exits 0 and prints "convex-client: all 33 functions answered as the contract says" when every
 // check passed; otherwise prints the first failure and exits 1.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -24,7 +24,7 @@ const { ConvexHttpClient } = require("convex/browser");
 const { anyApi } = require("convex/server");
 const { version } = require("convex/package.json");
 
-// The 28 functions and their kinds (CONTRACT: nine queries, the rest mutations).
+// The 33 functions and their kinds (CONTRACT: ten queries, the rest mutations).
 const QUERIES = new Set([
   "history:list",
   "provisioning:findActiveCredential",
@@ -35,6 +35,7 @@ const QUERIES = new Set([
   "pipelines:list",
   "pipelines:get",
   "pipelines:findByWebhookSecret",
+  "translations:list",
 ]);
 const MUTATIONS = new Set([
   "account:getOrCreate",
@@ -56,6 +57,10 @@ const MUTATIONS = new Set([
   "pipelines:update",
   "pipelines:remove",
   "pipelines:recordRun",
+  "translations:create",
+  "translations:promote",
+  "translations:clear",
+  "translations:markAdopted",
 ]);
 
 // The admin key as `fetchQuery(..., { adminToken })` sends it: `Authorization: Convex <key>`.
@@ -211,6 +216,52 @@ async function pipelines() {
   assert.deepEqual(await query("pipelines:get", { id: pipeline.id }), { pipeline: null });
 }
 
+async function translations() {
+  // As the app's translation routes call them (CONTRACT.md §7.9).
+  const doc = { accountId: "u1", documentId: "doc-1" };
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [] });
+  const payload = (text) => ({
+    sourceText: text, sourceLanguageCode: "unknown", targetLanguageCode: "fr", translatedText: `${text} (fr)`,
+    keepOriginalApplied: true, provider: "openai",
+  });
+  const first = await mutation("translations:create", { ...doc, payload: payload("Hello") });
+  assert.equal(first.historySize, 1);
+  const t1 = first.translation;
+  assert.match(t1.id, uuid);
+  assert.ok(isoRecent(t1.createdAt));
+  assert.deepEqual(t1, {
+    id: t1.id, accountId: "u1", documentId: "doc-1", sequenceIndex: 1, createdAt: t1.createdAt, updatedAt: t1.createdAt,
+    ...payload("Hello"),
+  });
+  const second = await mutation("translations:create", { ...doc, payload: { ...payload("Bye"), translationId: "t-2", metadata: { model: "m", tokensUsed: 12.5 } } });
+  assert.equal(second.historySize, 2);
+  assert.deepEqual(second.translation.metadata, { model: "m", tokensUsed: 12.5 });
+  const page = await query("translations:list", { ...doc, limit: 1 });
+  assert.deepEqual(page, { items: [second.translation], nextCursor: "2" });
+  assert.deepEqual(await query("translations:list", { ...doc, cursor: page.nextCursor }), { items: [t1] });
+  // NaN and Infinity travel as {"$float": ...}: the default page of 20.
+  assert.deepEqual(await query("translations:list", { ...doc, limit: NaN }), { items: [second.translation, t1] });
+  assert.deepEqual(await query("translations:list", { ...doc, limit: Infinity, cursor: " 2x" }), { items: [t1] });
+  const promoted = await mutation("translations:promote", { ...doc, translationId: t1.id });
+  assert.equal(promoted.reordered, true);
+  assert.equal(promoted.translation.sequenceIndex, 3);
+  assert.deepEqual(await mutation("translations:promote", { ...doc, translationId: "nope" }), { translation: null, reordered: false });
+  const adopted = await mutation("translations:markAdopted", { ...doc, translationId: "t-2", collapseHistory: true });
+  assert.equal(adopted.collapsed, true);
+  assert.equal(adopted.translation.sequenceIndex, 1);
+  assert.equal(adopted.translation.keepOriginalApplied, false);
+  assert.equal(adopted.translation.adoptedAt, adopted.translation.updatedAt);
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [adopted.translation] });
+  assert.deepEqual(await mutation("translations:markAdopted", { ...doc, translationId: "nope" }), { translation: null, collapsed: false });
+  assert.deepEqual(await mutation("translations:clear", { ...doc, keepLatest: true }), { deletedCount: 0 });
+  assert.deepEqual(await mutation("translations:clear", { ...doc }), { deletedCount: 1 });
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [] });
+  await rejects(
+    mutation("translations:create", { ...doc, payload: { ...payload("x"), metadata: { x: 1 } } }),
+    "payload.metadata.x: unknown field `x`, expected `model` or `tokensUsed`",
+  );
+}
+
 async function errors() {
   // Modules the app calls that this service does not have: the exact text the app falls back on.
   await rejects(admin.query(anyApi.translations.listAll, {}), "Could not find public function for 'translations:listAll'");
@@ -233,9 +284,10 @@ try {
   await session();
   await users();
   await pipelines();
+  await translations();
   await errors();
   const all = new Set([...QUERIES, ...MUTATIONS]);
-  assert.equal(all.size, 28);
+  assert.equal(all.size, 33);
   assert.deepEqual([...called].sort(), [...all].sort(), "every function was called");
 } catch (err) {
   console.error(`convex-client (convex@${version}) against ${base}: FAILED`);

@@ -390,6 +390,58 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         json!({ "pipeline": null })
     );
 
+    // translations
+    c.clock.set(T0 + 200_000);
+    let doc = json!({ "accountId": "u1", "documentId": "d1" });
+    let with = |extra: Value| {
+        let mut args = doc.clone();
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        args
+    };
+    let translation = json!({ "id": "t1", "accountId": "u1", "documentId": "d1", "sequenceIndex": 1,
+        "createdAt": "2026-01-01T00:03:20.000Z", "updatedAt": "2026-01-01T00:03:20.000Z",
+        "sourceText": "Hello", "sourceLanguageCode": "unknown", "targetLanguageCode": "fr",
+        "translatedText": "Bonjour", "keepOriginalApplied": true, "provider": "openai" });
+    let payload = json!({ "translationId": "t1", "sourceText": "Hello", "sourceLanguageCode": "unknown",
+        "targetLanguageCode": "fr", "translatedText": "Bonjour", "keepOriginalApplied": true, "provider": "openai" });
+    assert_eq!(
+        c.value("translations:create", with(json!({ "payload": payload })))
+            .await,
+        json!({ "translation": translation, "historySize": 1 })
+    );
+    assert_eq!(
+        c.value("translations:list", doc.clone()).await,
+        json!({ "items": [translation] })
+    );
+    let mut promoted = translation.clone();
+    promoted["sequenceIndex"] = json!(2);
+    assert_eq!(
+        c.value(
+            "translations:promote",
+            with(json!({ "translationId": "t1" }))
+        )
+        .await,
+        json!({ "translation": promoted, "reordered": true })
+    );
+    let mut adopted = promoted.clone();
+    adopted["sequenceIndex"] = json!(1);
+    adopted["keepOriginalApplied"] = json!(false);
+    adopted["adoptedAt"] = json!("2026-01-01T00:03:20.000Z");
+    assert_eq!(
+        c.value(
+            "translations:markAdopted",
+            with(json!({ "translationId": "t1", "collapseHistory": true }))
+        )
+        .await,
+        json!({ "translation": adopted, "collapsed": true })
+    );
+    assert_eq!(
+        c.value("translations:clear", doc.clone()).await,
+        json!({ "deletedCount": 1 })
+    );
+
     let called = client.called.lock().unwrap().clone();
     let all: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
     assert_eq!(called, all, "every function was called");
@@ -944,7 +996,7 @@ async fn the_npm_convex_client_calls_every_function_and_reads_the_contracts_valu
         "check.mjs failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("convex-client: all 28 functions answered as the contract says"),
+        stdout.contains("convex-client: all 33 functions answered as the contract says"),
         "{stdout}"
     );
 
@@ -1055,6 +1107,16 @@ mod round_trips {
             (
                 "pipelines:findByWebhookSecret",
                 json!({ "secret": pipeline["webhookSecret"] }),
+            ),
+            (
+                "translations:list",
+                json!({ "accountId": "u1", "documentId": "d1" }),
+            ),
+            (
+                "translations:create",
+                json!({ "accountId": "u1", "documentId": "d1", "payload": { "sourceText": "s",
+                "sourceLanguageCode": "en", "targetLanguageCode": "fr", "translatedText": "t",
+                "keepOriginalApplied": false, "provider": "p" } }),
             ),
             ("users:ensureUser", json!({ "clerkId": "u1" })),
             (

@@ -42,7 +42,12 @@ fn names(function: &str) -> (&'static shared::convex::Function, String) {
 impl Wire {
     async fn new(store: Store, surface: Surface) -> Self {
         let clock = ManualClock::at(T0);
-        let app = spawn_app_with(auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]), store, clock.clone()).await;
+        let app = spawn_app_with(
+            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
+            store,
+            clock.clone(),
+        )
+        .await;
         Self {
             app,
             clock,
@@ -133,21 +138,35 @@ fn listed(list: &Value) -> Vec<(String, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["id"].as_str().unwrap().to_owned(), t["sequenceIndex"].as_u64().unwrap()))
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().to_owned(),
+                t["sequenceIndex"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
 fn pairs(expected: &[(&str, u64)]) -> Vec<(String, u64)> {
-    expected.iter().map(|(id, i)| (id.to_string(), *i)).collect()
+    expected
+        .iter()
+        .map(|(id, i)| (id.to_string(), *i))
+        .collect()
 }
 
 async fn create(w: &Wire, id: &str) -> Value {
-    w.ok("create", doc(json!({ "payload": payload(Some(id), id) }))).await["translation"].clone()
+    w.ok("create", doc(json!({ "payload": payload(Some(id), id) })))
+        .await["translation"]
+        .clone()
 }
 
 /// Every route's exact answers, in the order the app uses them.
 async fn the_routes_answer_as_the_contract_says(w: Wire) {
-    assert_eq!(w.ok("list", doc(json!({}))).await, json!({ "items": [] }), "no nextCursor key");
+    assert_eq!(
+        w.ok("list", doc(json!({}))).await,
+        json!({ "items": [] }),
+        "no nextCursor key"
+    );
 
     let mut first = payload(Some("t-1"), "bonjour");
     first["metadata"] = json!({});
@@ -158,17 +177,26 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
         "sourceText": "source of bonjour", "sourceLanguageCode": "unknown", "targetLanguageCode": "fr",
         "translatedText": "bonjour", "keepOriginalApplied": true, "provider": "openai", "metadata": {},
     });
-    assert_eq!(created, json!({ "translation": t1, "historySize": 1 }), "metadata {{}} round-trips");
+    assert_eq!(
+        created,
+        json!({ "translation": t1, "historySize": 1 }),
+        "metadata {{}} round-trips"
+    );
 
     w.clock.advance(1000);
-    let second = w.ok("create", doc(json!({ "payload": payload(None, "salut") }))).await;
+    let second = w
+        .ok("create", doc(json!({ "payload": payload(None, "salut") })))
+        .await;
     let id = second["translation"]["id"].as_str().unwrap().to_owned();
     let uuid = uuid::Uuid::parse_str(&id).unwrap();
     assert_eq!(uuid.get_version_num(), 4);
     assert_eq!(id, uuid.hyphenated().to_string());
     assert_eq!(second["historySize"], 2);
     let t2 = second["translation"].clone();
-    assert!(t2.get("adoptedAt").is_none() && t2.get("metadata").is_none(), "{t2}");
+    assert!(
+        t2.get("adoptedAt").is_none() && t2.get("metadata").is_none(),
+        "{t2}"
+    );
     assert_eq!(t2["createdAt"], w.iso(1000));
     assert_eq!(t2["updatedAt"], w.iso(1000));
 
@@ -176,7 +204,10 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     let mut third = payload(Some("t-3"), "coucou");
     third["metadata"] = json!({ "model": "gpt", "tokensUsed": 0.85 });
     let t3 = w.ok("create", doc(json!({ "payload": third }))).await["translation"].clone();
-    assert_eq!(t3["metadata"], json!({ "model": "gpt", "tokensUsed": 0.85 }));
+    assert_eq!(
+        t3["metadata"],
+        json!({ "model": "gpt", "tokensUsed": 0.85 })
+    );
 
     assert_eq!(
         w.ok("list", doc(json!({}))).await,
@@ -186,11 +217,15 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     let page = w.ok("list", doc(json!({ "limit": 2 }))).await;
     assert_eq!(page, json!({ "items": [t3, t2], "nextCursor": "2" }));
     assert_eq!(
-        w.ok("list", doc(json!({ "limit": 2, "cursor": "2" }))).await,
+        w.ok("list", doc(json!({ "limit": 2, "cursor": "2" })))
+            .await,
         json!({ "items": [t1] }),
         "the last page has no nextCursor"
     );
-    assert_eq!(w.ok("list", doc(json!({ "limit": 3 }))).await, json!({ "items": [t3, t2, t1] }));
+    assert_eq!(
+        w.ok("list", doc(json!({ "limit": 3 }))).await,
+        json!({ "items": [t3, t2, t1] })
+    );
     for (cursor, expected) in [
         ("abc", vec![("t-3", 3), (id.as_str(), 2), ("t-1", 1)]),
         ("", vec![("t-3", 3), (id.as_str(), 2), ("t-1", 1)]),
@@ -199,23 +234,35 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
         ("1e3", vec![]),
         ("0", vec![]),
         ("-1", vec![]),
-        ("99999999999999999999", vec![("t-3", 3), (id.as_str(), 2), ("t-1", 1)]),
+        (
+            "99999999999999999999",
+            vec![("t-3", 3), (id.as_str(), 2), ("t-1", 1)],
+        ),
     ] {
         let page = w.ok("list", doc(json!({ "cursor": cursor }))).await;
         assert_eq!(listed(&page), pairs(&expected), "cursor {cursor:?}");
         assert!(page.get("nextCursor").is_none(), "cursor {cursor:?}");
     }
-    for (limit, count) in [(json!(0), 1), (json!(-1), 1), (json!(2.9), 2), (json!(250), 3)] {
+    for (limit, count) in [
+        (json!(0), 1),
+        (json!(-1), 1),
+        (json!(2.9), 2),
+        (json!(250), 3),
+    ] {
         let page = w.ok("list", doc(json!({ "limit": limit }))).await;
         assert_eq!(listed(&page).len(), count, "limit {limit}");
     }
     let other = w
-        .ok("list", json!({ "accountId": "user_2", "documentId": "doc_1" }))
+        .ok(
+            "list",
+            json!({ "accountId": "user_2", "documentId": "doc_1" }),
+        )
         .await;
     assert_eq!(other, json!({ "items": [] }), "another account's document");
 
     assert_eq!(
-        w.ok("promote", doc(json!({ "translationId": "nope" }))).await,
+        w.ok("promote", doc(json!({ "translationId": "nope" })))
+            .await,
         json!({ "translation": null, "reordered": false })
     );
     w.clock.advance(1000);
@@ -223,14 +270,21 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     promoted["sequenceIndex"] = json!(4);
     promoted["updatedAt"] = json!(w.iso(3000));
     assert_eq!(
-        w.ok("promote", doc(json!({ "translationId": "t-1" }))).await,
+        w.ok("promote", doc(json!({ "translationId": "t-1" })))
+            .await,
         json!({ "translation": promoted, "reordered": true })
     );
-    assert_eq!(listed(&w.ok("list", doc(json!({ "limit": 1 }))).await), pairs(&[("t-1", 4)]));
+    assert_eq!(
+        listed(&w.ok("list", doc(json!({ "limit": 1 }))).await),
+        pairs(&[("t-1", 4)])
+    );
 
     assert_eq!(
-        w.ok("markAdopted", doc(json!({ "translationId": "nope", "collapseHistory": true })))
-            .await,
+        w.ok(
+            "markAdopted",
+            doc(json!({ "translationId": "nope", "collapseHistory": true }))
+        )
+        .await,
         json!({ "translation": null, "collapsed": false })
     );
     w.clock.advance(1000);
@@ -239,12 +293,16 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     adopted["adoptedAt"] = json!(w.iso(4000));
     adopted["updatedAt"] = json!(w.iso(4000));
     assert_eq!(
-        w.ok("markAdopted", doc(json!({ "translationId": "t-3" }))).await,
+        w.ok("markAdopted", doc(json!({ "translationId": "t-3" })))
+            .await,
         json!({ "translation": adopted, "collapsed": false })
     );
     assert_eq!(
-        w.ok("markAdopted", doc(json!({ "translationId": "t-3", "collapseHistory": false })))
-            .await["collapsed"],
+        w.ok(
+            "markAdopted",
+            doc(json!({ "translationId": "t-3", "collapseHistory": false }))
+        )
+        .await["collapsed"],
         false
     );
     w.clock.advance(1000);
@@ -252,12 +310,18 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     adopted["updatedAt"] = json!(w.iso(5000));
     adopted["sequenceIndex"] = json!(1);
     assert_eq!(
-        w.ok("markAdopted", doc(json!({ "translationId": "t-3", "collapseHistory": true })))
-            .await,
+        w.ok(
+            "markAdopted",
+            doc(json!({ "translationId": "t-3", "collapseHistory": true }))
+        )
+        .await,
         json!({ "translation": adopted, "collapsed": true }),
         "the adopted one survives, renumbered to 1"
     );
-    assert_eq!(w.ok("list", doc(json!({}))).await, json!({ "items": [adopted] }));
+    assert_eq!(
+        w.ok("list", doc(json!({}))).await,
+        json!({ "items": [adopted] })
+    );
 
     create(&w, "t-4").await;
     create(&w, "t-5").await;
@@ -270,15 +334,26 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
     assert_eq!(listed(&kept), pairs(&[("t-5", 1)]));
     assert_eq!(kept["items"][0]["updatedAt"], w.iso(6000));
     assert_eq!(
-        w.ok("create", doc(json!({ "payload": payload(None, "x") }))).await["historySize"],
+        w.ok("create", doc(json!({ "payload": payload(None, "x") })))
+            .await["historySize"],
         2,
         "after clear with keepLatest the next create gets 2"
     );
-    assert_eq!(w.ok("clear", doc(json!({ "keepLatest": false }))).await, json!({ "deletedCount": 2 }));
-    assert_eq!(w.ok("clear", doc(json!({}))).await, json!({ "deletedCount": 0 }));
+    assert_eq!(
+        w.ok("clear", doc(json!({ "keepLatest": false }))).await,
+        json!({ "deletedCount": 2 })
+    );
+    assert_eq!(
+        w.ok("clear", doc(json!({}))).await,
+        json!({ "deletedCount": 0 })
+    );
     assert_eq!(w.ok("list", doc(json!({}))).await, json!({ "items": [] }));
     assert_eq!(
-        w.ok("create", doc(json!({ "payload": payload(Some("t-1"), "again") }))).await["historySize"],
+        w.ok(
+            "create",
+            doc(json!({ "payload": payload(Some("t-1"), "again") }))
+        )
+        .await["historySize"],
         1,
         "after clear the next create gets 1"
     );
@@ -290,15 +365,26 @@ async fn pages_of_twenty_one(w: Wire) {
         create(&w, &format!("t-{i:02}")).await;
     }
     let first = w.ok("list", doc(json!({}))).await;
-    assert_eq!(first["items"].as_array().unwrap().len(), 20, "20 without a limit");
+    assert_eq!(
+        first["items"].as_array().unwrap().len(),
+        20,
+        "20 without a limit"
+    );
     assert_eq!(first["nextCursor"], "2", "the 20th item's index");
-    let rest = w.ok("list", doc(json!({ "cursor": first["nextCursor"] }))).await;
+    let rest = w
+        .ok("list", doc(json!({ "cursor": first["nextCursor"] })))
+        .await;
     assert_eq!(listed(&rest), pairs(&[("t-01", 1)]));
     assert!(rest.get("nextCursor").is_none());
     let exact = w.ok("list", doc(json!({ "limit": 21 }))).await;
     assert_eq!(exact["items"].as_array().unwrap().len(), 21);
-    assert!(exact.get("nextCursor").is_none(), "exactly limit items and nothing after");
-    let one = w.ok("list", doc(json!({ "limit": 1, "cursor": "21" }))).await;
+    assert!(
+        exact.get("nextCursor").is_none(),
+        "exactly limit items and nothing after"
+    );
+    let one = w
+        .ok("list", doc(json!({ "limit": 1, "cursor": "21" })))
+        .await;
     assert_eq!(one["nextCursor"], "20");
     assert_eq!(listed(&one), pairs(&[("t-20", 20)]));
 }
@@ -308,7 +394,10 @@ async fn a_create_with_an_existing_id_replaces_it(w: Wire) {
     create(&w, "a").await;
     create(&w, "b").await;
     let replaced = w
-        .ok("create", doc(json!({ "payload": payload(Some("a"), "new text") })))
+        .ok(
+            "create",
+            doc(json!({ "payload": payload(Some("a"), "new text") })),
+        )
         .await;
     assert_eq!(replaced["historySize"], 3);
     let list = w.ok("list", doc(json!({}))).await;
@@ -327,29 +416,113 @@ async fn arguments_are_validated_strictly(w: Wire) {
     };
     let cases = [
         ("list", doc(json!({ "extra": 1 })), "extra: unknown field"),
-        ("list", doc(json!({ "limit": null })), "limit: expected a number, got null"),
-        ("list", doc(json!({ "cursor": null })), "cursor: expected a string, got null"),
-        ("list", doc(json!({ "cursor": 3 })), "cursor: expected a string, got a number"),
-        ("list", json!({ "accountId": "", "documentId": "d" }), "accountId: must not be empty"),
-        ("list", json!({ "accountId": "a", "documentId": long }), "documentId: must be at most 1024 bytes"),
-        ("list", json!({ "accountId": "a" }), "missing field `documentId`"),
-        ("create", with("metadata", json!({ "x": 1 })), "payload.metadata.x: unknown field"),
-        ("create", with("metadata", Value::Null), "payload.metadata: expected an object, got null"),
-        ("create", with("metadata", json!({ "model": null })), "payload.metadata.model: expected a string, got null"),
-        ("create", with("translationId", Value::Null), "payload.translationId: expected a string, got null"),
-        ("create", with("translationId", json!("")), "payload.translationId: must not be empty"),
-        ("create", with("translationId", json!(long)), "payload.translationId: must be at most 1024 bytes"),
-        ("create", with("keepOriginalApplied", json!("yes")), "payload.keepOriginalApplied: expected a boolean, got a string"),
-        ("create", with("extra", json!(1)), "payload.extra: unknown field"),
-        ("create", doc(json!({ "payload": payload(None, "x"), "extra": 1 })), "extra: unknown field"),
+        (
+            "list",
+            doc(json!({ "limit": null })),
+            "limit: expected a number, got null",
+        ),
+        (
+            "list",
+            doc(json!({ "cursor": null })),
+            "cursor: expected a string, got null",
+        ),
+        (
+            "list",
+            doc(json!({ "cursor": 3 })),
+            "cursor: expected a string, got a number",
+        ),
+        (
+            "list",
+            json!({ "accountId": "", "documentId": "d" }),
+            "accountId: must not be empty",
+        ),
+        (
+            "list",
+            json!({ "accountId": "a", "documentId": long }),
+            "documentId: must be at most 1024 bytes",
+        ),
+        (
+            "list",
+            json!({ "accountId": "a" }),
+            "missing field `documentId`",
+        ),
+        (
+            "create",
+            with("metadata", json!({ "x": 1 })),
+            "payload.metadata.x: unknown field",
+        ),
+        (
+            "create",
+            with("metadata", Value::Null),
+            "payload.metadata: expected an object, got null",
+        ),
+        (
+            "create",
+            with("metadata", json!({ "model": null })),
+            "payload.metadata.model: expected a string, got null",
+        ),
+        (
+            "create",
+            with("translationId", Value::Null),
+            "payload.translationId: expected a string, got null",
+        ),
+        (
+            "create",
+            with("translationId", json!("")),
+            "payload.translationId: must not be empty",
+        ),
+        (
+            "create",
+            with("translationId", json!(long)),
+            "payload.translationId: must be at most 1024 bytes",
+        ),
+        (
+            "create",
+            with("keepOriginalApplied", json!("yes")),
+            "payload.keepOriginalApplied: expected a boolean, got a string",
+        ),
+        (
+            "create",
+            with("extra", json!(1)),
+            "payload.extra: unknown field",
+        ),
+        (
+            "create",
+            doc(json!({ "payload": payload(None, "x"), "extra": 1 })),
+            "extra: unknown field",
+        ),
         ("create", doc(json!({})), "missing field `payload`"),
-        ("promote", doc(json!({ "translationId": "" })), "translationId: must not be empty"),
-        ("promote", doc(json!({ "translationId": "t", "extra": true })), "extra: unknown field"),
-        ("clear", doc(json!({ "keepLatest": null })), "keepLatest: expected a boolean, got null"),
+        (
+            "promote",
+            doc(json!({ "translationId": "" })),
+            "translationId: must not be empty",
+        ),
+        (
+            "promote",
+            doc(json!({ "translationId": "t", "extra": true })),
+            "extra: unknown field",
+        ),
+        (
+            "clear",
+            doc(json!({ "keepLatest": null })),
+            "keepLatest: expected a boolean, got null",
+        ),
         ("clear", doc(json!({ "all": true })), "all: unknown field"),
-        ("markAdopted", doc(json!({ "translationId": "t", "collapseHistory": null })), "collapseHistory: expected a boolean, got null"),
-        ("markAdopted", doc(json!({ "translationId": long })), "translationId: must be at most 1024 bytes"),
-        ("markAdopted", json!({ "accountId": "a", "documentId": "", "translationId": "t" }), "documentId: must not be empty"),
+        (
+            "markAdopted",
+            doc(json!({ "translationId": "t", "collapseHistory": null })),
+            "collapseHistory: expected a boolean, got null",
+        ),
+        (
+            "markAdopted",
+            doc(json!({ "translationId": long })),
+            "translationId: must be at most 1024 bytes",
+        ),
+        (
+            "markAdopted",
+            json!({ "accountId": "a", "documentId": "", "translationId": "t" }),
+            "documentId: must not be empty",
+        ),
     ];
     for (function, args, message) in cases {
         let got = w.refused(function, args.clone(), 400).await;
@@ -358,14 +531,25 @@ async fn arguments_are_validated_strictly(w: Wire) {
     let mut metadata = payload(Some("t"), "x");
     metadata["metadata"] = json!({ "tokensUsed": "12" });
     assert_eq!(
-        w.refused("create", doc(json!({ "payload": metadata })), 400).await,
+        w.refused("create", doc(json!({ "payload": metadata })), 400)
+            .await,
         "payload.metadata.tokensUsed: expected a number, got a string"
     );
-    assert_eq!(w.ok("list", doc(json!({}))).await, json!({ "items": [] }), "nothing was written");
+    assert_eq!(
+        w.ok("list", doc(json!({}))).await,
+        json!({ "items": [] }),
+        "nothing was written"
+    );
     let big = payload(Some("big"), &"x".repeat(410 * 1024));
-    let message = w.refused("create", doc(json!({ "payload": big })), 413).await;
+    let message = w
+        .refused("create", doc(json!({ "payload": big })), 413)
+        .await;
     assert!(message.contains("item limit"), "{message}");
-    assert_eq!(w.ok("list", doc(json!({}))).await, json!({ "items": [] }), "nothing was written");
+    assert_eq!(
+        w.ok("list", doc(json!({}))).await,
+        json!({ "items": [] }),
+        "nothing was written"
+    );
 }
 
 /// What only the function protocol can send: `$float` values, and the wrong endpoint.
@@ -375,8 +559,14 @@ async fn non_finite_numbers_over_the_protocol(w: Wire) {
         create(&w, &format!("t-{i:02}")).await;
     }
     for encoded in [NAN, INFINITY, NEG_INFINITY] {
-        let page = w.ok("list", doc(json!({ "limit": { "$float": encoded } }))).await;
-        assert_eq!(page["items"].as_array().unwrap().len(), 20, "limit {encoded} is the default");
+        let page = w
+            .ok("list", doc(json!({ "limit": { "$float": encoded } })))
+            .await;
+        assert_eq!(
+            page["items"].as_array().unwrap().len(),
+            20,
+            "limit {encoded} is the default"
+        );
         assert_eq!(page["nextCursor"], "2");
     }
     let mut nan = payload(Some("n"), "x");
