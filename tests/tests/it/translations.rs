@@ -859,3 +859,149 @@ mod round_trips {
         );
     }
 }
+
+/// What the DynamoDB items hold: the wire's fields under their names, plus the keys and the
+/// generation bookkeeping; the meta holds the counters.
+#[cfg(feature = "dynamodb-local")]
+#[tokio::test]
+async fn items_hold_the_translation_its_keys_and_the_generation_bookkeeping() {
+    use translations::attr;
+    let tables = DynamoTables::create().await;
+    let store = dynamo(&tables);
+    let doc = document("acc", "doc");
+    create(&store, &doc, "a", 1).await;
+    create(&store, &doc, "b", 2).await;
+    let get = |sk: String| {
+        let (client, table, pk) = (
+            tables.client.clone(),
+            tables.table("translations"),
+            attr::document_key(&doc),
+        );
+        async move {
+            client
+                .get_item()
+                .table_name(table)
+                .key(attr::PK, shared::dynamo::s(pk))
+                .key(attr::SK, shared::dynamo::s(sk))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap()
+        }
+    };
+    let item = get(attr::translation_key("a")).await;
+    let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "accountId",
+            "createdAt",
+            "documentId",
+            "gen",
+            "id",
+            "keepOriginalApplied",
+            "pk",
+            "provider",
+            "seqKey",
+            "sequenceIndex",
+            "sk",
+            "sourceLanguageCode",
+            "sourceText",
+            "targetLanguageCode",
+            "translatedText",
+            "updatedAt",
+            "ver",
+        ]
+    );
+    assert_eq!(item["seqKey"].as_s().unwrap(), &attr::seq_key(0, 1));
+    assert_eq!(item["pk"].as_s().unwrap().len(), 64, "a SHA-256, hex");
+    let meta = get(attr::META.to_owned()).await;
+    let n = |name: &str| meta[name].as_n().unwrap().clone();
+    assert_eq!(
+        (n("gen"), n("highest"), n("count"), n("ver")),
+        ("0".into(), "2".into(), "2".into(), "2".into())
+    );
+    assert_eq!(meta["seqKey"].as_s().unwrap(), &attr::meta_seq_key(0));
+    store.clear(&doc, true, &at(3)).await.unwrap();
+    let meta = get(attr::META.to_owned()).await;
+    assert_eq!(
+        meta["gen"].as_n().unwrap(),
+        "1",
+        "a clear moves the generation"
+    );
+    assert_eq!(
+        get(attr::translation_key("b")).await["seqKey"]
+            .as_s()
+            .unwrap(),
+        &attr::seq_key(1, 1),
+        "the survivor moved with it"
+    );
+}
+
+#[test]
+fn the_template_defines_the_translations_table_its_index_and_a_least_privilege_policy() {
+    use translations::attr;
+    let template: serde_norway::Value =
+        serde_norway::from_str(devserver::tables::TEMPLATE).unwrap();
+    let table = &template["Resources"][attr::TABLE.resource]["Properties"];
+    let key_names = |keys: &serde_norway::Value| -> Vec<String> {
+        keys.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| k["AttributeName"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(key_names(&table["KeySchema"]), [attr::PK, attr::SK]);
+    let indexes = table["LocalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(indexes.len(), 1);
+    assert_eq!(indexes[0]["IndexName"], attr::BY_SEQ);
+    assert_eq!(
+        key_names(&indexes[0]["KeySchema"]),
+        [attr::PK, attr::SEQ_KEY]
+    );
+    assert_eq!(indexes[0]["Projection"]["ProjectionType"], "KEYS_ONLY");
+    assert!(
+        table.get("GlobalSecondaryIndexes").is_none(),
+        "no eventually consistent index"
+    );
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["DeletionProtectionEnabled"], true);
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+
+    let function = &template["Resources"]["TranslationsFunction"]["Properties"];
+    let statements = function["Policies"][0]["Statement"].as_sequence().unwrap();
+    let actions: Vec<Vec<&str>> = statements
+        .iter()
+        .map(|s| {
+            s["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            vec![
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem"
+            ],
+            vec!["dynamodb:Query"]
+        ]
+    );
+    let index_arn = format!("{:?}", statements[1]["Resource"]);
+    assert!(
+        index_arn.contains("/index/bySeq"),
+        "Query only on the index: {index_arn}"
+    );
+}
