@@ -12,6 +12,11 @@
 //! count, and its translations into that generation: whatever the document held since the export
 //! becomes garbage of an older generation, never read, so a second import restores the snapshot
 //! exactly. On the embedded store, the first translation written of a document empties it first.
+//!
+//! On DynamoDB a document's translations can be written by several `BatchWriteItem` calls. An
+//! import stopped between them leaves a meta that counts translations not written yet: `list` of
+//! that document then never answers a partial history, it answers `503` until the same import is
+//! run again (which finishes it).
 
 use crate::dynamo::{attr, translation_item, Meta};
 use crate::model::{Translation, MAX_INDEX};

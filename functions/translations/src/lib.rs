@@ -10,11 +10,17 @@
 //! | `/translations/clear` | [`TranslationsStore::clear`] | 1 `Query` (the meta and the highest) + 1 `TransactWriteItems` + the sweep; an empty document: 1 `Query` |
 //!
 //! Every read is strongly consistent (the base table, or the local index with `ConsistentRead`).
-//! A round lost to a concurrent writer (a condition failed, or a transaction conflict) costs the
-//! writes again, without a new read: the cancellation carries the items as they are now
-//! (`ReturnValuesOnConditionCheckFailure`). Rounds wait a jittered, growing pause and give up with a
-//! `503` after [`transact::ROUNDS_BUDGET`]; `list` starts over the same way when it caught a write
-//! landing during its read. A `Query` reads 1 MB at most: a longer page takes one more per MB.
+//! A round lost to a concurrent writer of the same document (a condition failed, or a transaction
+//! conflict) waits a jittered, growing pause, then costs its read and its transaction again; after
+//! [`ROUNDS_BUDGET`] it gives up with a `503`. `list` starts over the same way when it caught a
+//! write landing during its read. A `Query` reads 1 MB at most: a longer page takes one more per MB.
+//!
+//! The read is repeated rather than taken from the cancellation (`ReturnValuesOnConditionCheckFailure`
+//! would return the meta as it stood): measured with 50 parallel creates on one document against
+//! DynamoDB Local, writers that retried at once with the returned meta all collided again (about
+//! 13 transactions per create, over 4 s), while a pause followed by a fresh read took about 6 reads
+//! and 6 transactions per create and 2 s in all: what a writer learns before its pause is stale
+//! after it.
 //!
 //! # Table design
 //!
@@ -82,7 +88,7 @@
 //!
 //! # Exactly once
 //!
-//! Every write is a transaction with a `ClientRequestToken` ([`transact`]): a transaction the SDK
+//! Every write is a transaction with a `ClientRequestToken` (`transact.rs`): a transaction the SDK
 //! repeats after a lost or late answer is answered as the first and not applied again, and one that
 //! was cancelled applied nothing, so a round sent again after it cannot apply twice. The sweep's
 //! deletes are idempotent. A write answered with an error other than a cancellation may have been
