@@ -17,10 +17,10 @@
 //!
 //! The read is repeated rather than taken from the cancellation (`ReturnValuesOnConditionCheckFailure`
 //! would return the meta as it stood): measured with 50 parallel creates on one document against
-//! DynamoDB Local, writers that retried at once with the returned meta all collided again (about
-//! 13 transactions per create, over 4 s), while a pause followed by a fresh read took about 6 reads
-//! and 6 transactions per create and 2 s in all: what a writer learns before its pause is stale
-//! after it.
+//! DynamoDB Local, writers that retried with the returned meta collided again and again (about 13
+//! transactions per create, over 4 s), while a pause followed by a fresh read took under 4 reads
+//! and 4 transactions per create: what a writer learns before its pause is stale after it. The
+//! pauses scale with the time the round's own calls took (`transact.rs`, `Rounds`).
 //!
 //! # Table design
 //!

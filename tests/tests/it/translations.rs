@@ -2,7 +2,6 @@
 //! its concurrency cases, and the DynamoDB calls per route. The routes over both surfaces are in
 //! `translations_wire.rs`.
 
-use futures::StreamExt;
 use serde_json::json;
 use service_tests::{conformance, embedded_db, key, DynamoTables};
 use shared::StoreError;
@@ -553,18 +552,17 @@ async fn mark_adopted_of_an_absent_translation_deletes_nothing_even_with_collaps
     assert_eq!(all(&store, &doc).await, before);
 }
 
-/// Creates `count` translations 8 at a time; returns them by index.
-async fn create_parallel(
+/// Creates `count` translations `t001`, ... one after the other (the concurrency cases are
+/// separate tests); returns them by index.
+async fn create_numbered(
     store: &impl TranslationsStore,
     doc: &Document,
     count: u32,
 ) -> Vec<Translation> {
-    let mut created: Vec<Translation> = futures::stream::iter(1..=count)
-        .map(|i| async move { create(store, doc, &format!("t{i:03}"), i).await })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    created.sort_by_key(|t| t.sequence_index);
+    let mut created = Vec::with_capacity(count as usize);
+    for i in 1..=count {
+        created.push(create(store, doc, &format!("t{i:03}"), i).await);
+    }
     assert_eq!(
         created.iter().map(|t| t.sequence_index).collect::<Vec<_>>(),
         (1..=u64::from(count)).collect::<Vec<_>>()
@@ -576,7 +574,7 @@ async fn a_clear_and_a_collapse_of_150_translations_leave_exactly_the_survivor(
     store: impl TranslationsStore,
 ) {
     let doc = document("acc", "big");
-    let created = create_parallel(&store, &doc, 150).await;
+    let created = create_numbered(&store, &doc, 150).await;
     let highest = created.last().unwrap().clone();
     assert_eq!(store.clear(&doc, true, &at(500)).await.unwrap(), 149);
     assert_eq!(
@@ -597,7 +595,7 @@ async fn a_clear_and_a_collapse_of_150_translations_leave_exactly_the_survivor(
     }
 
     let doc = document("acc", "big2");
-    let created = create_parallel(&store, &doc, 150).await;
+    let created = create_numbered(&store, &doc, 150).await;
     let chosen = &created[40];
     let collapsed = store
         .mark_adopted(&doc, &chosen.id, true, &at(600))
@@ -617,7 +615,7 @@ async fn a_clear_and_a_collapse_of_150_translations_leave_exactly_the_survivor(
     );
 
     let doc = document("acc", "big3");
-    create_parallel(&store, &doc, 150).await;
+    create_numbered(&store, &doc, 150).await;
     assert_eq!(store.clear(&doc, false, &at(700)).await.unwrap(), 150);
     assert_eq!(
         list(&store, &doc, 100, None).await,
@@ -634,11 +632,11 @@ async fn a_clear_and_a_collapse_of_150_translations_leave_exactly_the_survivor(
 async fn readers_never_see_a_partly_cleared_or_collapsed_document(store: impl TranslationsStore) {
     let store = Arc::new(store);
     let doc = document("acc", "watched");
-    create_parallel(store.as_ref(), &doc, 150).await;
+    create_numbered(store.as_ref(), &doc, 150).await;
     for collapse in [false, true] {
         if collapse {
             assert_eq!(store.clear(&doc, false, &at(800)).await.unwrap(), 1);
-            create_parallel(store.as_ref(), &doc, 150).await;
+            create_numbered(store.as_ref(), &doc, 150).await;
         }
         let pages = [(20, None), (30, Some(100)), (100, Some(3))];
         let mut before = Vec::new();
@@ -842,7 +840,7 @@ mod round_trips {
         assert_eq!(calls(), ["Query"], "clear of an empty document");
 
         let big = document("acc", "big");
-        create_parallel(&store, &big, 250).await;
+        create_numbered(&store, &big, 250).await;
         calls();
         assert_eq!(store.clear(&big, true, &at(10)).await.unwrap(), 249);
         assert_eq!(
@@ -1004,4 +1002,127 @@ fn the_template_defines_the_translations_table_its_index_and_a_least_privilege_p
         index_arn.contains("/index/bySeq"),
         "Query only on the index: {index_arn}"
     );
+}
+
+/// Exactly once: DynamoDB's answer to a transaction that was applied is lost (as when the
+/// connection drops after the request went out), and the SDK sends it again.
+#[cfg(feature = "dynamodb-local")]
+mod lost_answers {
+    use super::*;
+    use aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextMut;
+    use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+    use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
+    use std::sync::atomic::AtomicUsize;
+
+    /// Turns the answer of the next applied `TransactWriteItems` into a timeout, once armed.
+    #[derive(Debug, Clone, Default)]
+    struct LoseAnswer {
+        armed: Arc<AtomicBool>,
+        lost: Arc<AtomicUsize>,
+    }
+
+    impl Intercept for LoseAnswer {
+        fn name(&self) -> &'static str {
+            "LoseAnswer"
+        }
+
+        fn modify_before_attempt_completion(
+            &self,
+            context: &mut FinalizerInterceptorContextMut<'_>,
+            _components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+            let transaction = cfg
+                .load::<Metadata>()
+                .is_some_and(|m| m.name() == "TransactWriteItems");
+            if let Some(outcome) = context.output_or_error_mut() {
+                if transaction && outcome.is_ok() && self.armed.swap(false, Ordering::SeqCst) {
+                    *outcome = Err(OrchestratorError::timeout("the answer was lost".into()));
+                    self.lost.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl LoseAnswer {
+        fn arm(&self) {
+            self.armed.store(true, Ordering::SeqCst);
+        }
+
+        fn lost(&self) -> usize {
+            self.lost.load(Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test]
+    async fn every_write_whose_answer_was_lost_is_applied_once_and_answered_as_applied() {
+        let tables = DynamoTables::create().await;
+        let config = shared::Config {
+            dynamodb_endpoint: Some(service_tests::dynamodb_endpoint()),
+            ..shared::Config::default()
+        };
+        let lose = LoseAnswer::default();
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
+                .interceptor(lose.clone())
+                .build(),
+        );
+        let store = DynamoTranslationsStore::new(client, tables.table("translations"));
+        let doc = document("acc", "doc");
+
+        lose.arm();
+        assert_eq!(create(&store, &doc, "a", 1).await.sequence_index, 1);
+        assert_eq!(
+            lose.lost(),
+            1,
+            "the answer was lost and the SDK sent it again"
+        );
+        create(&store, &doc, "b", 2).await;
+        assert_eq!(
+            ids(&all(&store, &doc).await),
+            pairs(&[("b", 2), ("a", 1)]),
+            "one create, one index"
+        );
+
+        lose.arm();
+        let promoted = store
+            .promote(&doc, &key("a"), &at(3))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(promoted.sequence_index, 3);
+        assert_eq!(lose.lost(), 2);
+        assert_eq!(
+            create(&store, &doc, "c", 4).await.sequence_index,
+            4,
+            "one index taken"
+        );
+
+        lose.arm();
+        let adopted = store
+            .mark_adopted(&doc, &key("b"), false, &at(5))
+            .await
+            .unwrap();
+        assert_eq!(adopted.unwrap().adopted_at, Some(at(5)));
+        assert_eq!(lose.lost(), 3);
+
+        lose.arm();
+        assert_eq!(
+            store.clear(&doc, true, &at(6)).await.unwrap(),
+            2,
+            "answered as applied"
+        );
+        assert_eq!(lose.lost(), 4);
+        assert_eq!(ids(&all(&store, &doc).await), pairs(&[("c", 1)]));
+
+        lose.arm();
+        let collapsed = store
+            .mark_adopted(&doc, &key("c"), true, &at(7))
+            .await
+            .unwrap();
+        assert_eq!(collapsed.unwrap().sequence_index, 1);
+        assert_eq!(lose.lost(), 5);
+        assert_eq!(create(&store, &doc, "d", 8).await.sequence_index, 2);
+    }
 }
