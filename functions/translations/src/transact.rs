@@ -7,6 +7,9 @@
 //! token. Any other error ends the call with that error: the transaction may have been applied, so
 //! it is never sent again under another token.
 //!
+//! (The SDK fills `ClientRequestToken` itself when it is not set, as the field is an idempotency
+//! token; it is set here so that the guarantee does not rest on that default.)
+//!
 //! This is the shape of `shared::dynamo::transact` (issue 13, being added on main); when it lands,
 //! this module's [`transact`] gives way to it.
 

@@ -1005,7 +1005,9 @@ fn the_template_defines_the_translations_table_its_index_and_a_least_privilege_p
 }
 
 /// Exactly once: DynamoDB's answer to a transaction that was applied is lost (as when the
-/// connection drops after the request went out), and the SDK sends it again.
+/// connection drops after the request went out), and the SDK sends it again with the same
+/// `ClientRequestToken`: DynamoDB answers the repeat as the first, the store answers the write as
+/// applied, and nothing is applied twice (a second index taken, a second clear).
 #[cfg(feature = "dynamodb-local")]
 mod lost_answers {
     use super::*;
