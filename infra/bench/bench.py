@@ -62,6 +62,9 @@ BUDGETS = {
     "/pipelines/list": 2, "/pipelines/get": 1, "/pipelines/findByWebhookSecret": 2,
     "/pipelines/create": 1, "/pipelines/update": 1, "/pipelines/delete": 2,
     "/pipelines/recordRun": 1, "/pipelines/listRuns": 1,
+    "/workspaceLayouts/get": 1, "/workspaceLayouts/save": 1, "/workspaceLayouts/clear": 1,
+    "/translations/list": 3, "/translations/create": 2, "/translations/promote": 2,
+    "/translations/clear": 4, "/translations/markAdopted": 4,
 }
 
 

@@ -8,7 +8,7 @@
 //
 //   CONVEX_CLIENT_DIR=... node infra/convex-client/check.mjs <base url> <admin key>
 //
-// Exits 0 and prints "convex-client: all 33 functions answered as the contract says" when every
+// Exits 0 and prints "convex-client: all 36 functions answered as the contract says" when every
 // check passed; otherwise prints the first failure and exits 1.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -24,7 +24,7 @@ const { ConvexHttpClient } = require("convex/browser");
 const { anyApi } = require("convex/server");
 const { version } = require("convex/package.json");
 
-// The 33 functions and their kinds (CONTRACT: ten queries, the rest mutations).
+// The 36 functions and their kinds (CONTRACT: eleven queries, the rest mutations).
 const QUERIES = new Set([
   "history:list",
   "provisioning:findActiveCredential",
@@ -35,6 +35,7 @@ const QUERIES = new Set([
   "pipelines:list",
   "pipelines:get",
   "pipelines:findByWebhookSecret",
+  "workspaceLayouts:getWorkspaceLayout",
   "translations:list",
 ]);
 const MUTATIONS = new Set([
@@ -57,6 +58,8 @@ const MUTATIONS = new Set([
   "pipelines:update",
   "pipelines:remove",
   "pipelines:recordRun",
+  "workspaceLayouts:saveWorkspaceLayout",
+  "workspaceLayouts:clearWorkspaceLayout",
   "translations:create",
   "translations:promote",
   "translations:clear",
@@ -216,6 +219,28 @@ async function pipelines() {
   assert.deepEqual(await query("pipelines:get", { id: pipeline.id }), { pipeline: null });
 }
 
+async function workspaceLayouts() {
+  // As the app's /api/workspace-layout route calls them: get, save { payload: { userId, layout } }, clear.
+  assert.equal(await query("workspaceLayouts:getWorkspaceLayout", { userId: "u1" }), null);
+  const layout = { version: 2, tabs: [{ id: "tab-1", panels: ["editor", "preview"] }, { id: "tab-2", panels: [] }], activeTabId: "tab-1" };
+  const { layout: saved } = await mutation("workspaceLayouts:saveWorkspaceLayout", { payload: { userId: "u1", layout } });
+  assert.ok(recent(saved.updatedAt));
+  assert.deepEqual(saved, { userId: "u1", layout, version: 2, updatedAt: saved.updatedAt });
+  assert.deepEqual(await query("workspaceLayouts:getWorkspaceLayout", { userId: "u1" }), saved);
+  // Replaced as a whole: activeTabId is gone; tabs: [] is kept.
+  const { layout: replaced } = await mutation("workspaceLayouts:saveWorkspaceLayout", { payload: { userId: "u1", layout: { version: 3, tabs: [] } } });
+  assert.deepEqual(replaced.layout, { version: 3, tabs: [] });
+  assert.equal(replaced.version, 3);
+  // NaN travels as {"$float": ...} and is refused: a stored number must be finite.
+  await rejects(
+    mutation("workspaceLayouts:saveWorkspaceLayout", { payload: { userId: "u1", layout: { version: NaN } } }),
+    "payload.layout.version: must be a number between -1e38 and 1e38 (the range the database stores)",
+  );
+  assert.deepEqual(await mutation("workspaceLayouts:clearWorkspaceLayout", { userId: "u1" }), { cleared: true });
+  assert.deepEqual(await mutation("workspaceLayouts:clearWorkspaceLayout", { userId: "u1" }), { cleared: false });
+  assert.equal(await query("workspaceLayouts:getWorkspaceLayout", { userId: "u1" }), null);
+}
+
 async function translations() {
   // As the app's translation routes call them (CONTRACT.md §7.9).
   const doc = { accountId: "u1", documentId: "doc-1" };
@@ -284,10 +309,11 @@ try {
   await session();
   await users();
   await pipelines();
+  await workspaceLayouts();
   await translations();
   await errors();
   const all = new Set([...QUERIES, ...MUTATIONS]);
-  assert.equal(all.size, 33);
+  assert.equal(all.size, 36);
   assert.deepEqual([...called].sort(), [...all].sort(), "every function was called");
 } catch (err) {
   console.error(`convex-client (convex@${version}) against ${base}: FAILED`);

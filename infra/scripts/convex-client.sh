@@ -17,10 +17,18 @@ install() {
     echo "$dir"
     return
   fi
+  # Several tests may ask at once on a fresh machine: one installs, the others wait for it (and must
+  # never see the folder replaced under a running client).
+  mkdir -p "$cache"
+  exec 9>"$cache/convex-client.lock"
+  flock 9
+  if [ -f "$dir/node_modules/convex/package.json" ]; then
+    echo "$dir"
+    return
+  fi
   command -v npm >/dev/null || { echo "convex-client: npm (with Node.js 20+) is needed" >&2; exit 1; }
   echo "convex-client: installing convex@$version into $dir (once)" >&2
   local work
-  mkdir -p "$cache"
   work=$(mktemp -d "$cache/tmp.XXXXXX")
   echo '{"private": true}' >"$work/package.json"
   npm install --prefix "$work" --no-audit --no-fund --no-save --loglevel=error "convex@$version" >&2

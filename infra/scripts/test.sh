@@ -14,6 +14,7 @@ step() { echo "test: $* ($(date +%H:%M:%S))"; }
 step "installing tools (once)"
 bin=$(infra/scripts/tools.sh)
 rie=$(infra/scripts/tools.sh rie)
+infra/scripts/convex-client.sh install >/dev/null
 export SAM_CLI_TELEMETRY=0
 
 step "checking template.yaml"

@@ -13,7 +13,14 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use std::collections::HashMap;
 use std::time::Duration;
 
+pub mod once;
+pub mod transact;
+pub mod update;
+
 pub use aws_sdk_dynamodb::Client;
+pub use once::WriteToken;
+pub use transact::{delete_existing, transact, Transacted};
+pub use update::UpdateExpression;
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -169,8 +176,9 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
 }
 
 /// Error codes that mean "try again later": a `503`.
-const UNAVAILABLE_CODES: [&str; 7] = [
+const UNAVAILABLE_CODES: [&str; 8] = [
     "ProvisionedThroughputExceededException",
+    "TransactionConflictException",
     "ThrottlingException",
     "RequestLimitExceeded",
     "InternalServerError",
@@ -219,8 +227,10 @@ where
     }
 }
 
-/// Converts an item read from a table into `T`; a mismatch means a corrupt item: `Internal`.
-pub fn from_item<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+/// Converts an item read from a table into `T` (without the exactly-once token sets, see [`once`]);
+/// a mismatch means a corrupt item: `Internal`.
+pub fn from_item<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    once::strip(&mut item);
     serde_dynamo::from_item(item)
         .map_err(|e| StoreError::Internal(format!("stored item does not read back: {e}")))
 }

@@ -5,8 +5,15 @@
 //! arguments with [`parse`] into domain types and calls its store → one [`log`] line per request.
 //! Errors are values of [`error::ApiError`], mapped to the statuses and bodies of the contract.
 //! [`convex::ConvexService`] serves the same route tables through Convex's function protocol.
+//!
+//! The modules of the request path depend in one direction: [`parse`] and [`args`] (arguments from
+//! a body, decoded arguments of the function protocol) → [`routes`] (the route tables, entered
+//! from either) → [`service`] (guard, dispatch, log line) → [`convex`] (the function protocol, on
+//! top of the route tables and the service) → [`lambda`] (the transports). None imports a later
+//! one.
 #![warn(missing_docs)]
 
+pub mod args;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -67,7 +67,7 @@ impl<'de> Deserialize<'de> for Num {
         let value = f64::deserialize(deserializer)?;
         let magnitude = value.abs();
         // `NaN` fails every comparison, so it is refused by name (JSON cannot carry it, but the
-        // function protocol can: see `crate::convex`).
+        // function protocol can: see `crate::args`).
         if value.is_nan()
             || magnitude >= MAX_MAGNITUDE
             || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE)

@@ -46,7 +46,7 @@ pub fn parse_args<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Deserializes arguments from `de` (decoded arguments of the function protocol, see
-/// [`crate::convex::Arg`]) as strictly as [`parse_args`] does from a body, with the same messages.
+/// [`crate::args::Arg`]) as strictly as [`parse_args`] does from a body, with the same messages.
 pub fn parse_with<'de, T, D>(de: D) -> Result<T, ApiError>
 where
     T: Deserialize<'de>,

@@ -1,9 +1,9 @@
 //! Route tables: a group declares `path → handler` once, and the same table serves its Lambda and
 //! the local dev server, over both surfaces: the HTTP routes (a JSON body in) and the Convex
-//! function protocol ([`crate::convex`]: decoded arguments in). Each binary builds the table for
+//! function protocol (decoded arguments in, [`crate::args`]). Each binary builds the table for
 //! the surfaces it serves ([`Surface`]), so that it links only their argument decoding.
 
-use crate::convex::Arg;
+use crate::args::Arg;
 use crate::error::ApiError;
 use crate::parse::{parse_args, parse_with};
 use futures::future::BoxFuture;
@@ -82,7 +82,7 @@ impl RouteTable {
         self.0.get(path).and_then(|route| route.body.as_ref())
     }
 
-    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]).
+    /// The handler of `path`, taking decoded arguments (see [`crate::args`]).
     pub fn get_args(&self, path: &str) -> Option<&ArgsHandler> {
         self.0.get(path).and_then(|route| route.args.as_ref())
     }
@@ -183,7 +183,7 @@ impl<T: Surface> Routes<T> {
         self.table.get(path)
     }
 
-    /// The handler of `path`, taking decoded arguments (see [`crate::convex`]; `None` too when `T`
+    /// The handler of `path`, taking decoded arguments (see [`crate::args`]; `None` too when `T`
     /// has no function protocol).
     pub fn get_args(&self, path: &str) -> Option<&ArgsHandler> {
         self.table.get_args(path)

@@ -196,13 +196,25 @@ pub struct DynamoTables {
 }
 
 impl DynamoTables {
-    /// Creates the tables on `endpoint`.
-    pub async fn create_on(endpoint: &str) -> Self {
+    /// A test client for `endpoint`, and the calls it makes.
+    pub async fn client_for(
+        endpoint: &str,
+    ) -> (shared::dynamo::Client, shared::dynamo::CallCounter) {
         let config = Config {
             dynamodb_endpoint: Some(endpoint.to_owned()),
             ..Config::default()
         };
-        let (client, calls) = shared::dynamo::counted_client(&config).await;
+        let calls = shared::dynamo::CallCounter::default();
+        let dynamo_config =
+            aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
+                .interceptor(calls.clone())
+                .build();
+        (shared::dynamo::Client::from_conf(dynamo_config), calls)
+    }
+
+    /// Creates the tables on `endpoint`.
+    pub async fn create_on(endpoint: &str) -> Self {
+        let (client, calls) = Self::client_for(endpoint).await;
         let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
         devserver::create_tables(&client, &prefix)
             .await
@@ -229,6 +241,15 @@ impl DynamoTables {
     pub fn store(&self) -> Store {
         Store::Dynamo {
             client: self.client.clone(),
+            prefix: self.prefix.clone(),
+        }
+    }
+
+    /// These tables as a store for [`spawn_app`], reached through another endpoint (a
+    /// [`fault_proxy::FaultProxy`] in front of the same DynamoDB Local), with a client of its own.
+    pub async fn store_via(&self, endpoint: &str) -> Store {
+        Store::Dynamo {
+            client: Self::client_for(endpoint).await.0,
             prefix: self.prefix.clone(),
         }
     }
@@ -354,6 +375,8 @@ macro_rules! conformance {
 }
 
 pub mod cloudwatch;
+pub mod consistency;
+pub mod fault_proxy;
 pub mod template;
 
 /// A valid id for tests.

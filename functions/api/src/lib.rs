@@ -15,13 +15,14 @@ use shared::routes::Functions;
 use shared::{Group, Routes, SharedClock, StoreError};
 
 /// Every route group whose functions this function serves.
-pub const GROUPS: [Group; 7] = [
+pub const GROUPS: [Group; 8] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
     session::GROUP,
     users::GROUP,
     pipelines::GROUP,
+    workspace_layouts::GROUP,
     translations::GROUP,
 ];
 
@@ -30,13 +31,14 @@ pub const GROUPS: [Group; 7] = [
 /// these, links no embedded store (taking the whole `Group` values would keep their `embedded`
 /// functions, and redb, alive) and no HTTP body parsing (see [`shared::routes::Surface`]).
 type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes<Functions>;
-const DYNAMO: [DynamoRoutes; 7] = [
+const DYNAMO: [DynamoRoutes; 8] = [
     account::dynamo_routes,
     history::dynamo_routes,
     provisioning::dynamo_routes,
     session::dynamo_routes,
     users::dynamo_routes,
     pipelines::dynamo_routes,
+    workspace_layouts::dynamo_routes,
     translations::dynamo_routes,
 ];
 

@@ -1,7 +1,9 @@
 //! The embedded store: pipelines, secret lookups and runs in three redb tables. Every write is one
 //! serialized redb transaction, so a pipeline, its lookup and its runs always change together.
 
-use crate::{attr, limit_and_sort, Pipeline, PipelineListItem, PipelinesStore, Run, Update};
+use crate::dynamo::attr;
+use crate::model::{limit_and_sort, Pipeline, PipelineListItem, Run, Update};
+use crate::store::PipelinesStore;
 use redb::ReadableTable;
 use serde::de::DeserializeOwned;
 use shared::embedded::{self, EmbeddedDb, ReadTransaction, Table};

@@ -1,10 +1,10 @@
 //! The DynamoDB store (the design, and why, are in the crate documentation).
 
 use crate::model::{Document, Translation, MAX_INDEX};
+use crate::rounds::Rounds;
 use crate::store::{Page, TranslationsStore};
-use crate::transact::{transact, Rounds, Transacted};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
-use shared::dynamo::{from_item, s, to_item, Client, Item};
+use shared::dynamo::{from_item, s, to_item, transact, Client, Item, Transacted};
 use shared::{Key, StoreError};
 use std::collections::HashMap;
 

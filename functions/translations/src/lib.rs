@@ -20,7 +20,7 @@
 //! DynamoDB Local, writers that retried with the returned meta collided again and again (about 13
 //! transactions per create, over 4 s), while a pause followed by a fresh read took under 4 reads
 //! and 4 transactions per create: what a writer learns before its pause is stale after it. The
-//! pauses scale with the time the round's own calls took (`transact.rs`, `Rounds`).
+//! pauses scale with the time the round's own calls took (`rounds.rs`, `Rounds`).
 //!
 //! # Table design
 //!
@@ -88,11 +88,11 @@
 //!
 //! # Exactly once
 //!
-//! Every write is a transaction with a `ClientRequestToken` (`transact.rs`): a transaction the SDK
-//! repeats after a lost or late answer is answered as the first and not applied again, and one that
-//! was cancelled applied nothing, so a round sent again after it cannot apply twice. The sweep's
-//! deletes are idempotent. A write answered with an error other than a cancellation may have been
-//! applied, and is never sent again under another token.
+//! Every write is a transaction with a `ClientRequestToken` ([`shared::dynamo::transact`]): a
+//! transaction the SDK repeats after a lost or late answer is answered as the first and not
+//! applied again, and one that was cancelled applied nothing, so a round sent again after it cannot
+//! apply twice. The sweep's deletes are idempotent. A write answered with an error other than a
+//! cancellation may have been applied, and is never sent again under another token.
 //!
 //! The embedded store ([`EmbeddedTranslationsStore`]) runs each call in one redb transaction:
 //! atomic and serialized, with read transactions as snapshots, so it needs none of the above.
@@ -108,9 +108,9 @@ mod dynamo;
 mod embedded;
 mod import;
 pub mod model;
+mod rounds;
 pub mod routes;
 pub mod store;
-mod transact;
 
 pub use dynamo::{attr, DynamoTranslationsStore};
 pub use embedded::EmbeddedTranslationsStore;
@@ -119,9 +119,9 @@ pub use model::{
     cursor_bound, page_size, parse_int, Document, Translation, TranslationInput,
     TranslationMetadata, DEFAULT_PAGE, MAX_INDEX, MAX_PAGE,
 };
+pub use rounds::ROUNDS_BUDGET;
 pub use routes::routes;
 pub use store::{Page, TranslationsStore};
-pub use transact::ROUNDS_BUDGET;
 
 use shared::routes::Surface;
 use shared::{Routes, SharedClock};

@@ -31,13 +31,14 @@ pub enum Store {
 }
 
 /// Every route group, mounted by the dev server. Adding a group is one line here.
-pub const GROUPS: [Group; 7] = [
+pub const GROUPS: [Group; 8] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
     session::GROUP,
     users::GROUP,
     pipelines::GROUP,
+    workspace_layouts::GROUP,
     translations::GROUP,
 ];
 

@@ -204,7 +204,16 @@ impl TableSpec {
                         .expect("indexes are complete"),
                 );
             }
-            request.send().await?;
+            match request.send().await {
+                Ok(_) => {}
+                // Created meanwhile: by another process, or by this call's own first attempt
+                // whose answer was late (the SDK sent it again). Either way the table exists.
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
         client
             .wait_until_table_exists()

@@ -298,7 +298,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 9] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -306,6 +306,7 @@ const KNOWN: [&str; 8] = [
     provisioning::CredentialImport::CONVEX_TABLE,
     provisioning::UsageImport::CONVEX_TABLE,
     pipelines::Import::CONVEX_TABLE,
+    workspace_layouts::Import::CONVEX_TABLE,
     translations::Import::CONVEX_TABLE,
 ];
 
@@ -325,6 +326,7 @@ pub async fn run(
         read::<provisioning::CredentialImport>(snapshot, &exported)?,
         read::<provisioning::UsageImport>(snapshot, &exported)?,
         read::<pipelines::Import>(snapshot, &exported)?,
+        read::<workspace_layouts::Import>(snapshot, &exported)?,
         read::<translations::Import>(snapshot, &exported)?,
     ];
     let mut unknown = Vec::new();

@@ -693,6 +693,7 @@ mod round_trips {
             .get_item()
             .table_name(tables.table("accounts"))
             .key("userId", s(user))
+            .consistent_read(true)
             .send()
             .await
             .unwrap()
@@ -708,8 +709,22 @@ mod round_trips {
             .await
             .unwrap();
         let item = raw_item(&tables, "flat").await;
-        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = item
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !shared::dynamo::once::is_token_attribute(name))
+            .collect();
         names.sort_unstable();
+        let tokens: Vec<_> = item
+            .iter()
+            .filter(|(name, _)| shared::dynamo::once::is_token_attribute(name))
+            .collect();
+        assert_eq!(
+            tokens.len(),
+            1,
+            "the write's exactly-once token, in one token set: {item:?}"
+        );
+        assert_eq!(tokens[0].1.as_ss().unwrap().len(), 1);
         assert_eq!(
             names,
             [

@@ -390,6 +390,39 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         json!({ "pipeline": null })
     );
 
+    // workspaceLayouts
+    let user = json!({ "userId": "u1" });
+    assert_eq!(
+        c.value("workspaceLayouts:getWorkspaceLayout", user.clone())
+            .await,
+        Value::Null
+    );
+    let layout = json!({ "version": 2, "tabs": [{ "id": "t1", "panels": ["editor"] }], "activeTabId": "t1" });
+    let record =
+        json!({ "userId": "u1", "layout": layout, "version": 2, "updatedAt": T0 + 120_000 });
+    assert_eq!(
+        c.value(
+            "workspaceLayouts:saveWorkspaceLayout",
+            json!({ "payload": { "userId": "u1", "layout": layout } })
+        )
+        .await,
+        json!({ "layout": record })
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:getWorkspaceLayout", user.clone())
+            .await,
+        record
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:clearWorkspaceLayout", user.clone())
+            .await,
+        json!({ "cleared": true })
+    );
+    assert_eq!(
+        c.value("workspaceLayouts:clearWorkspaceLayout", user).await,
+        json!({ "cleared": false })
+    );
+
     // translations
     c.clock.set(T0 + 200_000);
     let doc = json!({ "accountId": "u1", "documentId": "d1" });
@@ -996,7 +1029,10 @@ async fn the_npm_convex_client_calls_every_function_and_reads_the_contracts_valu
         "check.mjs failed:\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("convex-client: all 33 functions answered as the contract says"),
+        stdout.contains(&format!(
+            "convex-client: all {} functions answered as the contract says",
+            FUNCTIONS.len()
+        )),
         "{stdout}"
     );
 
@@ -1124,6 +1160,18 @@ mod round_trips {
                 json!({ "record": { "id": "s1", "secret": "x", "expiresAt": 1 } }),
             ),
             ("account:getOrCreate", json!({ "userId": "u1" })),
+            (
+                "workspaceLayouts:saveWorkspaceLayout",
+                json!({ "payload": { "userId": "u1", "layout": { "version": 1 } } }),
+            ),
+            (
+                "workspaceLayouts:getWorkspaceLayout",
+                json!({ "userId": "u1" }),
+            ),
+            (
+                "workspaceLayouts:clearWorkspaceLayout",
+                json!({ "userId": "u1" }),
+            ),
         ];
         tables.calls.take();
         for (name, args) in cases {

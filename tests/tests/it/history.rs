@@ -393,15 +393,15 @@ mod round_trips {
     }
 
     #[tokio::test]
-    async fn remove_is_one_delete_item_found_or_not() {
+    async fn remove_is_one_transactional_delete_found_or_not() {
         let tables = DynamoTables::create().await;
         let store = dynamo(&tables);
         store.record(&entry("u", "a", &iso(1))).await.unwrap();
         tables.calls.take();
         assert!(store.remove(&key("u"), &key("a")).await.unwrap());
-        assert_eq!(tables.calls.take(), ["DeleteItem"]);
+        assert_eq!(tables.calls.take(), ["TransactWriteItems"]);
         assert!(!store.remove(&key("u"), &key("a")).await.unwrap());
-        assert_eq!(tables.calls.take(), ["DeleteItem"]);
+        assert_eq!(tables.calls.take(), ["TransactWriteItems"]);
     }
 
     #[tokio::test]

@@ -226,6 +226,28 @@ impl Fixture {
                     ]),
                 ),
                 (
+                    "workspace_layouts",
+                    lines(vec![
+                        doc("wl1", 1000u64, Self::full_layout()),
+                        doc(
+                            "wl2",
+                            2000u64,
+                            json!({ "userId": "layout-min", "layout": { "version": 1.5 }, "version": 1.5, "updatedAt": 5u64 }),
+                        ),
+                        doc(
+                            "wl3",
+                            3000u64,
+                            json!({ "userId": "layout-bad", "layout": { "version": 1, "tabs": [{ "id": "t", "panelIds": [] }] }, "version": 1, "updatedAt": 5u64 }),
+                        ),
+                        doc("wl4", 4000u64, {
+                            let mut later = Self::full_layout();
+                            later["layout"] = json!({ "version": 3 });
+                            later["version"] = json!(3);
+                            later
+                        }),
+                    ]),
+                ),
+                (
                     "translations",
                     lines(vec![
                         doc("x1", 1u64, Self::translation("tr-1", "doc-t", 1)),
@@ -300,6 +322,18 @@ impl Fixture {
             "webhookSecret": SECRET_1,
             "createdAt": "2025-01-01T00:00:00.000Z", "updatedAt": "2025-01-02T00:00:00.000Z",
             "lastRunAt": "2025-01-03T00:00:00.000Z",
+        })
+    }
+
+    fn full_layout() -> Value {
+        json!({
+            "userId": "layout-full",
+            "layout": {
+                "version": 2, "activeTabId": "t1",
+                "tabs": [{ "id": "t1", "panels": ["editor", "preview", "editor"] }, { "id": "t2", "panels": [] }],
+                "columns": [{ "id": "", "panels": ["legacy"] }],
+            },
+            "version": 2, "updatedAt": 1_763_700_000_000u64,
         })
     }
 
@@ -382,6 +416,7 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
         ("provisioning_credentials", 4, 4, 0),
         ("provisioning_usage", 3, 3, 0),
         ("pipelines", 4, 2, 2),
+        ("workspace_layouts", 4, 2, 2),
         ("translations", 7, 3, 4),
         ("feature_flags", 2, 0, 0),
     ]
@@ -392,6 +427,7 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
 
 /// Every record of the fixture, read back through the routes, is what the contract returns.
 async fn assert_every_record_reads_back(app: &TestApp) {
+    assert_the_layouts_read_back(app).await;
     let fixture_account = Fixture::full_account();
     assert_eq!(
         app.ok("/account/getOrCreate", json!({ "userId": "acct-full" }))
@@ -536,6 +572,26 @@ async fn assert_every_record_reads_back(app: &TestApp) {
     );
 }
 
+/// The fixture's workspace layouts, read back through the routes.
+async fn assert_the_layouts_read_back(app: &TestApp) {
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-full" }))
+            .await,
+        Fixture::full_layout(),
+        "the layout exactly as exported; of two documents the one created first"
+    );
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-min" }))
+            .await,
+        json!({ "userId": "layout-min", "layout": { "version": 1.5 }, "version": 1.5, "updatedAt": 5 })
+    );
+    assert_eq!(
+        app.ok("/workspaceLayouts/get", json!({ "userId": "layout-bad" }))
+            .await,
+        Value::Null
+    );
+}
+
 async fn a_snapshot_imports_and_every_record_reads_back_through_the_routes(under: Under) {
     let fixture = Fixture::new();
     let report = import(&fixture.zip(), &under.target, Options::default())
@@ -598,6 +654,21 @@ async fn bad_documents_are_reported_with_table_line_and_reason(under: Under) {
     assert!(history
         .iter()
         .any(|(line, reason)| *line == 11 && reason.starts_with("not valid JSON")));
+    assert_eq!(
+        skipped("workspace_layouts"),
+        [
+            (
+                3,
+                "layout.tabs[0].panelIds: unknown field `panelIds`, expected `id` or `panels`"
+                    .to_owned()
+            ),
+            (
+                4,
+                "duplicate of line 1 (userId layout-full); the document created first is imported"
+                    .to_owned()
+            ),
+        ]
+    );
     assert_eq!(
         skipped("pipelines"),
         [
@@ -701,7 +772,7 @@ async fn strict_stops_before_writing_anything(under: Under) {
     .await;
     match result {
         Err(ImportError::Strict { count, report }) => {
-            assert_eq!(count, 14);
+            assert_eq!(count, 16);
             assert_eq!(report.written(), 0);
         }
         other => panic!("expected a strict stop, got {other:?}"),
@@ -763,6 +834,13 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
             .await["credential"]["id"],
         json!("cred-old")
     );
+    app.ok(
+        "/workspaceLayouts/save",
+        json!({ "payload": { "userId": "layout-full", "layout": { "version": 9 } } }),
+    )
+    .await;
+    app.ok("/workspaceLayouts/clear", json!({ "userId": "layout-min" }))
+        .await;
     let rotated = app
         .ok(
             "/pipelines/update",
@@ -834,6 +912,7 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
         json!({ "pipeline": null }),
         "the secret issued after the export no longer resolves"
     );
+    assert_the_layouts_read_back(&app).await;
 }
 
 /// Makes the fields of document `i` of a table.

@@ -4,6 +4,7 @@
 mod account;
 mod convex;
 mod emulator;
+mod exactly_once;
 mod faults;
 mod history;
 mod http;
@@ -16,3 +17,4 @@ mod template;
 mod translations;
 mod translations_wire;
 mod users;
+mod workspace_layouts;

@@ -188,6 +188,12 @@ fn the_shared_types_refuse_what_the_argument_structs_refuse() {
             "Session",
             json!({ "id": "s", "secret": "x", "expiresAt": null }),
         ),
+        (
+            "Layout",
+            json!({ "version": 1, "tabs": [{ "id": "t", "panelIds": [] }] }),
+        ),
+        ("Layout", json!({ "version": 1, "activeTabId": null })),
+        ("Layout", json!({ "tabs": [] })),
     ];
     for (name, value) in refused {
         let pointer = format!("/components/schemas/{name}");
@@ -204,6 +210,10 @@ fn the_shared_types_refuse_what_the_argument_structs_refuse() {
         ("Timestamp", json!("2026-01-31T23:59:59.123+05:30")),
         ("Timestamp", json!("2000-02-29T00:00:00Z")),
         ("PipelineName", json!(" Morning ")),
+        (
+            "Layout",
+            json!({ "version": 1.5, "tabs": [], "columns": [{ "id": "", "panels": [] }] }),
+        ),
     ];
     for (name, value) in accepted {
         assert_valid(&doc, &format!("/components/schemas/{name}"), &value, name);
@@ -274,6 +284,7 @@ async fn every_route_answers_the_samples_as_its_response_schema_says() {
         "/provisioning/findActive",
         "/session/get",
         "/users/get",
+        "/workspaceLayouts/get",
         "/translations/promote",
         "/translations/markAdopted",
     ] {

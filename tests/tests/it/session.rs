@@ -137,12 +137,28 @@ mod round_trips {
         assert_eq!(store.prune(Num(10.0), 500).await.unwrap(), 3);
         let calls = tables.calls.take();
         let queries = calls.iter().filter(|c| *c == "Query").count();
-        let deletes = calls.iter().filter(|c| *c == "DeleteItem").count();
+        let deletes = calls.iter().filter(|c| *c == "TransactWriteItems").count();
         assert_eq!(
             (queries, deletes, calls.len()),
-            (session::attr::PRUNE_SHARDS as usize, 3, calls.len())
+            (session::attr::PRUNE_SHARDS as usize, 1, calls.len())
         );
         assert_eq!(calls.len(), queries + deletes, "{calls:?}");
+    }
+
+    #[tokio::test]
+    async fn prune_deletes_a_hundred_sessions_per_transaction() {
+        let tables = DynamoTables::create().await;
+        let store = dynamo(&tables);
+        save_all(&store, (0..250).map(|i| session(&format!("p{i:03}"), 1.0))).await;
+        tables.calls.take();
+        assert_eq!(store.prune(Num(10.0), 500).await.unwrap(), 250);
+        let calls = tables.calls.take();
+        assert_eq!(
+            calls.iter().filter(|c| *c == "TransactWriteItems").count(),
+            3,
+            "{calls:?}"
+        );
+        assert_eq!(store.prune(Num(10.0), 500).await.unwrap(), 0);
     }
 
     #[tokio::test]
@@ -157,6 +173,11 @@ mod round_trips {
             .get_item()
             .table_name(tables.table("sessions"))
             .key("id", shared::dynamo::s("t"))
+            .key(
+                session::attr::PRUNE_SHARD,
+                shared::dynamo::n(f64::from(session::prune_shard("t"))),
+            )
+            .consistent_read(true)
             .send()
             .await
             .unwrap()

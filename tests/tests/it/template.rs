@@ -247,8 +247,15 @@ fn the_api_function_reaches_every_groups_tables_with_exactly_the_groups_permissi
 #[test]
 fn the_session_expiry_index_and_ttl_are_as_the_code_uses_them() {
     let sessions = devserver::tables::table(session::attr::TABLE.resource);
+    let table_keys: Vec<&str> = sessions
+        .key_schema
+        .iter()
+        .map(|k| k.attribute_name.as_str())
+        .collect();
+    assert_eq!(table_keys, [session::attr::PRUNE_SHARD, session::attr::ID]);
+    assert!(sessions.global_secondary_indexes.is_empty());
     let index = sessions
-        .global_secondary_indexes
+        .local_secondary_indexes
         .iter()
         .find(|i| i.index_name == session::attr::BY_EXPIRY)
         .unwrap();

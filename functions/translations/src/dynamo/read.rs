@@ -4,8 +4,8 @@
 
 use super::{attr, build_error, number, DynamoTranslationsStore, Meta, Stored};
 use crate::model::Document;
+use crate::rounds::Rounds;
 use crate::store::Page;
-use crate::transact::Rounds;
 use aws_sdk_dynamodb::types::{Get, KeysAndAttributes, Select, TransactGetItem};
 use shared::dynamo::{s, store_error, Item};
 use shared::{Key, StoreError};

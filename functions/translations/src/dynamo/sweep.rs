@@ -5,10 +5,9 @@
 //! id puts the same key) is never removed.
 
 use super::{attr, build_error, DynamoTranslationsStore, SWEEP_ATTEMPTS, SWEEP_CHUNK};
-use crate::transact::{transact, Transacted};
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 use futures::{StreamExt, TryStreamExt};
-use shared::dynamo::{s, store_error};
+use shared::dynamo::{s, store_error, transact, Transacted};
 use shared::StoreError;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -100,7 +99,7 @@ impl DynamoTranslationsStore {
                         .zip(
                             reasons
                                 .iter()
-                                .map(|r| r.failed())
+                                .map(|r| r.condition_failed())
                                 .chain(std::iter::repeat(false)),
                         )
                         .filter(|(_, failed)| !failed)
