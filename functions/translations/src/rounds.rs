@@ -10,10 +10,10 @@
 use shared::StoreError;
 use std::time::{Duration, Instant};
 
-/// Time a call may spend on rounds lost to concurrent writers before it answers `503`: inside the
-/// functions' 10 s timeout, with room for the last round's own calls (milliseconds, unless
-/// DynamoDB is failing, when the call ends with that error instead). See `Rounds` for what 50
-/// creates at once on one document take.
+/// Time a call may spend on rounds lost to concurrent writers before it answers `503` (no pause
+/// ends past it): inside the functions' 10 s timeout, with room for the last round's own calls
+/// (milliseconds, unless DynamoDB is failing, when the call ends with that error instead). See
+/// `Rounds` for what 50 creates at once on one document take.
 pub const ROUNDS_BUDGET: Duration = Duration::from_millis(8_000);
 
 /// The pace of a call's rounds: the n-th lost round waits a pause drawn at random (full jitter)
@@ -40,22 +40,23 @@ impl Rounds {
         }
     }
 
-    /// Waits before the next round, or gives up with `503` when the budget is spent.
+    /// Waits before the next round, or gives up with `503` when the pause would end past the
+    /// budget (so a call ends within the budget and one more round).
     pub(crate) async fn next(&mut self, op: &str) -> Result<(), StoreError> {
-        if self.started.elapsed() >= ROUNDS_BUDGET {
-            return Err(StoreError::Unavailable(format!(
-                "{op}: the document kept changing for {} s ({} rounds); try again",
-                ROUNDS_BUDGET.as_secs(),
-                self.round
-            )));
-        }
-        self.round += 1;
         let calls = self.round_started.elapsed();
         let ceiling = (calls * (2u32 << self.round.min(9)))
             .clamp(Duration::from_millis(2), Duration::from_secs(1));
         let random = uuid::Uuid::new_v4().as_u128() as u64;
-        let micros = random % (ceiling.as_micros() as u64).max(1);
-        tokio::time::sleep(Duration::from_micros(micros)).await;
+        let pause = Duration::from_micros(random % (ceiling.as_micros() as u64).max(1));
+        if self.started.elapsed() + pause >= ROUNDS_BUDGET {
+            return Err(StoreError::Unavailable(format!(
+                "{op}: the document kept changing for {} s ({} rounds); try again",
+                ROUNDS_BUDGET.as_secs(),
+                self.round + 1
+            )));
+        }
+        self.round += 1;
+        tokio::time::sleep(pause).await;
         self.round_started = Instant::now();
         Ok(())
     }
