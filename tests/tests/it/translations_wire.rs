@@ -357,6 +357,15 @@ async fn the_routes_answer_as_the_contract_says(w: Wire) {
         1,
         "after clear the next create gets 1"
     );
+    let lines = w.app.log_lines();
+    assert!(lines.len() > 20, "every call logged a line");
+    for line in lines {
+        let text = line.to_string();
+        assert!(
+            !text.contains("bonjour") && !text.contains("coucou") && !text.contains("source of"),
+            "translation texts are personal content, never logged: {text}"
+        );
+    }
 }
 
 /// Page size and cursors as the app sends them.
