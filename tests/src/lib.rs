@@ -196,7 +196,9 @@ pub struct DynamoTables {
 }
 
 impl DynamoTables {
-    /// A test client for `endpoint`, and the calls it makes.
+    /// A test client for `endpoint`, and the calls it makes. It refuses every eventually
+    /// consistent read ([`consistency::ConsistentReadsOnly`]), so every suite run on DynamoDB
+    /// Local checks that no route reads a global index or without `ConsistentRead`.
     pub async fn client_for(
         endpoint: &str,
     ) -> (shared::dynamo::Client, shared::dynamo::CallCounter) {
@@ -208,6 +210,7 @@ impl DynamoTables {
         let dynamo_config =
             aws_sdk_dynamodb::config::Builder::from(&shared::dynamo::sdk_config(&config).await)
                 .interceptor(calls.clone())
+                .interceptor(consistency::ConsistentReadsOnly::from_template())
                 .build();
         (shared::dynamo::Client::from_conf(dynamo_config), calls)
     }

@@ -5,15 +5,15 @@ use crate::model::{
     limit_and_sort, Pipeline, PipelineListItem, Run, Update, LIST_LIMIT_PER_OWNER_SET,
 };
 use crate::store::PipelinesStore;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
-use shared::dynamo::{from_item, n, s, store_error, to_item, Item};
+use shared::dynamo::{from_item, s, store_error, Item};
 use shared::{Key, StoreError};
 use subtle::ConstantTimeEq;
 
+mod items;
 mod write;
 
-pub(crate) use write::import_items;
-use write::{build_error, contention, lookup_item, pause, pipeline_item, pk, put, TxError};
+pub(crate) use items::import_items;
+use items::{lookup_key, pipeline_key};
 
 /// Attempts of a write that loses a race, the first included.
 pub const MAX_ATTEMPTS: u32 = 10;
@@ -36,21 +36,28 @@ pub mod attr {
         default: "pipeline-runs",
     };
 
-    /// Partition key of the pipelines table: [`pipeline_key`] or [`secret_key`].
+    /// Partition key of the pipelines table: [`pipeline_key`], [`secret_key`] or [`owner_key`].
     pub const PK: &str = "pk";
-    /// The owner index's partition key: [`owner_key`].
-    pub const OWNER_KEY: &str = "ownerKey";
-    /// The owner index's sort key: [`crate::collate::index_key`] of the name.
+    /// Sort key of the pipelines table: [`PIPELINE_SK`], [`SECRET_SK`], or the pipeline id in an
+    /// owner partition.
+    pub const SK: &str = "sk";
+    /// The sort key of a pipeline item.
+    pub const PIPELINE_SK: &str = "pipeline";
+    /// The sort key of a secret lookup item.
+    pub const SECRET_SK: &str = "secret";
+    /// The [`BY_NAME`] index's sort key, on list items only: [`crate::collate::index_key`] of the name.
     pub const NAME_KEY: &str = "nameKey";
     /// Bumped by every write of a pipeline item.
     pub const VERSION: &str = "version";
-    /// The owner index (`ownerKey`, `nameKey`), projecting the list fields.
-    pub const BY_OWNER: &str = "byOwner";
-    /// `ownerKey` of pipelines without an owner.
+    /// The local secondary index (`pk`, `nameKey`) of list items, projecting the list fields.
+    pub const BY_NAME: &str = "byName";
+    /// The partition of the list items of pipelines without an owner.
     pub const UNOWNED: &str = "unowned";
 
     /// See [`super::Pipeline`].
     pub const ID: &str = "id";
+    /// See [`super::Pipeline`].
+    pub const OWNER_ID: &str = "ownerId";
     /// See [`super::Pipeline`].
     pub const NAME: &str = "name";
     /// See [`super::Pipeline`].
@@ -90,7 +97,7 @@ pub mod attr {
         key
     }
 
-    /// The owner index partition of a pipeline.
+    /// The partition of a pipeline's list item: `owner#<ownerId>`, or [`UNOWNED`].
     pub fn owner_key(owner: Option<&shared::Key>) -> String {
         match owner {
             Some(owner) => format!("owner#{owner}"),
@@ -108,7 +115,7 @@ pub struct DynamoPipelinesStore {
 }
 
 impl DynamoPipelinesStore {
-    /// A store on `table` (pipelines and secret lookups) and `runs_table`.
+    /// A store on `table` (pipelines, secret lookups, list items) and `runs_table`.
     pub fn new(
         client: shared::dynamo::Client,
         table: impl Into<String>,
@@ -126,24 +133,28 @@ impl DynamoPipelinesStore {
         &self,
         op: &str,
         id: &str,
-        projection: Option<&str>,
+        projection: Option<&[&str]>,
     ) -> Result<Option<Item>, StoreError> {
         let mut request = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(pk(attr::pipeline_key(id))))
+            .set_key(Some(pipeline_key(id)))
             .consistent_read(true);
-        if let Some(attribute) = projection {
-            request = request
-                .projection_expression("#p")
-                .expression_attribute_names("#p", attribute);
+        if let Some(attributes) = projection {
+            let placeholders: Vec<String> =
+                (0..attributes.len()).map(|i| format!("#p{i}")).collect();
+            request = request.projection_expression(placeholders.join(", "));
+            for (placeholder, attribute) in placeholders.iter().zip(attributes) {
+                request = request.expression_attribute_names(placeholder, *attribute);
+            }
         }
         let output = request.send().await.map_err(|e| store_error(op, e))?;
         Ok(output.item)
     }
 
-    /// One owner set from the owner index: at most [`LIST_LIMIT_PER_OWNER_SET`], first by name.
+    /// One owner set from the [`attr::BY_NAME`] index, read strongly consistently: at most
+    /// [`LIST_LIMIT_PER_OWNER_SET`], first by name.
     async fn owner_set(
         &self,
         owner_key: String,
@@ -156,10 +167,11 @@ impl DynamoPipelinesStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(attr::BY_OWNER)
-                .key_condition_expression("#o = :o")
-                .expression_attribute_names("#o", attr::OWNER_KEY)
-                .expression_attribute_values(":o", s(owner_key.as_str()))
+                .index_name(attr::BY_NAME)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":pk", s(owner_key.as_str()))
+                .consistent_read(true)
                 .limit(remaining as i32)
                 .set_exclusive_start_key(start)
                 .send()
@@ -175,7 +187,8 @@ impl DynamoPipelinesStore {
         }
     }
 
-    /// Every pipeline, from the owner index, with its owner set.
+    /// Every pipeline, with its owner set: a strongly consistent `Scan` of the [`attr::BY_NAME`]
+    /// index, which holds the list items only.
     async fn every_pipeline(&self) -> Result<Vec<(String, PipelineListItem)>, StoreError> {
         let mut out = Vec::new();
         let mut start = None;
@@ -184,17 +197,18 @@ impl DynamoPipelinesStore {
                 .client
                 .scan()
                 .table_name(&self.table)
-                .index_name(attr::BY_OWNER)
+                .index_name(attr::BY_NAME)
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| store_error("pipelines.list.scan", e))?;
             for item in output.items.unwrap_or_default() {
                 let set = item
-                    .get(attr::OWNER_KEY)
+                    .get(attr::PK)
                     .and_then(|v| v.as_s().ok())
                     .cloned()
-                    .ok_or_else(|| StoreError::Internal("index item without ownerKey".into()))?;
+                    .ok_or_else(|| StoreError::Internal("list item without a key".into()))?;
                 out.push((set, from_item(item)?));
             }
             start = output.last_evaluated_key;
@@ -232,7 +246,7 @@ impl PipelinesStore for DynamoPipelinesStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(pk(attr::secret_key(secret))))
+            .set_key(Some(lookup_key(secret)))
             .projection_expression("#p")
             .expression_attribute_names("#p", attr::PIPELINE_ID)
             .consistent_read(true)
@@ -259,152 +273,19 @@ impl PipelinesStore for DynamoPipelinesStore {
     }
 
     async fn create(&self, pipeline: Pipeline) -> Result<Pipeline, StoreError> {
-        let items = vec![
-            put(
-                &self.table,
-                pipeline_item(&pipeline, 1)?,
-                "attribute_not_exists(#pk)",
-                &[("#pk", attr::PK)],
-                vec![],
-            )?,
-            put(
-                &self.table,
-                lookup_item(&pipeline.webhook_secret, &pipeline.id),
-                "attribute_not_exists(#pk)",
-                &[("#pk", attr::PK)],
-                vec![],
-            )?,
-        ];
-        match self.transact("pipelines.create", items).await {
-            Ok(()) => Ok(pipeline),
-            Err(TxError::Condition(_)) => Err(StoreError::Internal(
-                "pipelines.create: the new id or secret is taken".into(),
-            )),
-            Err(TxError::Conflict) => Err(contention("pipelines.create")),
-            Err(TxError::Store(err)) => Err(err),
-        }
+        self.insert(pipeline).await
     }
 
     async fn update(&self, id: &Key, update: Update) -> Result<Option<Pipeline>, StoreError> {
-        match &update.new_secret {
-            Some(secret) => self.update_rotating(id, &update, secret).await,
-            None => self.update_fields(id, &update).await,
-        }
+        self.change(id, &update).await
     }
 
     async fn delete(&self, id: &Key) -> Result<bool, StoreError> {
-        let mut existed = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                pause(attempt).await;
-            }
-            let Some(item) = self
-                .pipeline_item(
-                    "pipelines.delete.get",
-                    id.as_str(),
-                    Some(attr::WEBHOOK_SECRET),
-                )
-                .await?
-            else {
-                existed = Some(false);
-                break;
-            };
-            let secret = item
-                .get(attr::WEBHOOK_SECRET)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .ok_or_else(|| StoreError::Internal("pipeline item without a secret".into()))?;
-            let items = vec![
-                TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(pk(attr::pipeline_key(id.as_str()))))
-                            .condition_expression("#secret = :secret")
-                            .expression_attribute_names("#secret", attr::WEBHOOK_SECRET)
-                            .expression_attribute_values(":secret", s(secret.as_str()))
-                            .build()
-                            .map_err(build_error)?,
-                    )
-                    .build(),
-                TransactWriteItem::builder()
-                    .delete(
-                        Delete::builder()
-                            .table_name(&self.table)
-                            .set_key(Some(pk(attr::secret_key(&secret))))
-                            .build()
-                            .map_err(build_error)?,
-                    )
-                    .build(),
-            ];
-            match self.transact("pipelines.delete", items).await {
-                Ok(()) => {
-                    existed = Some(true);
-                    break;
-                }
-                Err(TxError::Condition(_) | TxError::Conflict) => continue,
-                Err(TxError::Store(err)) => return Err(err),
-            }
-        }
-        let existed = existed.ok_or_else(|| contention("pipelines.delete"))?;
-        self.delete_runs(id).await?;
-        Ok(existed)
+        self.remove(id).await
     }
 
     async fn record_run(&self, run: Run, now: &str) -> Result<Option<Pipeline>, StoreError> {
-        let mut run_item = to_item(&run)?;
-        run_item.insert(attr::RUN_KEY.into(), s(run.sort_key()));
-        let id = run.pipeline_id.as_str();
-        let mut recorded = false;
-        for attempt in 0..MAX_ATTEMPTS {
-            if attempt > 0 {
-                pause(attempt).await;
-            }
-            let update = aws_sdk_dynamodb::types::Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(pk(attr::pipeline_key(id))))
-                .update_expression(
-                    "SET #lastRunAt = :completedAt, #updatedAt = :now ADD #version :one",
-                )
-                .condition_expression("attribute_exists(#pk)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#lastRunAt", attr::LAST_RUN_AT)
-                .expression_attribute_names("#updatedAt", attr::UPDATED_AT)
-                .expression_attribute_names("#version", attr::VERSION)
-                .expression_attribute_values(":completedAt", s(run.completed_at.as_str()))
-                .expression_attribute_values(":now", s(now))
-                .expression_attribute_values(":one", n(1.0))
-                .build()
-                .map_err(build_error)?;
-            let items = vec![
-                TransactWriteItem::builder().update(update).build(),
-                put(
-                    &self.runs_table,
-                    run_item.clone(),
-                    "attribute_not_exists(#r)",
-                    &[("#r", attr::RUN_KEY)],
-                    vec![],
-                )?,
-            ];
-            match self.transact("pipelines.recordRun", items).await {
-                Ok(()) => {
-                    recorded = true;
-                    break;
-                }
-                Err(TxError::Condition(failed)) if failed.contains(&0) => return Ok(None),
-                Err(TxError::Condition(_)) => {
-                    return Err(StoreError::Internal(
-                        "pipelines.recordRun: the new run id is taken".into(),
-                    ))
-                }
-                Err(TxError::Conflict) => continue,
-                Err(TxError::Store(err)) => return Err(err),
-            }
-        }
-        if !recorded {
-            return Err(contention("pipelines.recordRun"));
-        }
-        self.get(&run.pipeline_id).await
+        self.append_run(&run, now).await
     }
 
     async fn list_runs(&self, id: &Key, limit: usize) -> Result<Vec<Run>, StoreError> {
@@ -418,6 +299,7 @@ impl PipelinesStore for DynamoPipelinesStore {
                 .key_condition_expression("#p = :p")
                 .expression_attribute_names("#p", attr::PIPELINE_ID)
                 .expression_attribute_values(":p", s(id.as_str()))
+                .consistent_read(true)
                 .scan_index_forward(false)
                 .limit((limit - runs.len()) as i32)
                 .set_exclusive_start_key(start)

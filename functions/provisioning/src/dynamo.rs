@@ -1,11 +1,16 @@
-//! The DynamoDB store of the provisioning group, and [`attr`]: its table, key formats and attribute
-//! names.
+//! The DynamoDB store of the provisioning group, and [`attr`]: its tables, key formats and
+//! attribute names. The reads are here; `write` holds `save` and `markRevoked`.
+
+mod write;
+
+pub use write::MAX_WRITE_ROUNDS;
 
 use crate::model::{Credential, Limit, Provider, RecordId, Status, Usage, UsageEntry};
 use crate::store::ProvisioningStore;
 use futures::future::try_join_all;
-use shared::dynamo::Item;
+use shared::dynamo::{s, Item};
 use shared::{Key, Num, StoreError};
+use std::collections::HashMap;
 
 /// Table, attribute and index names. The credential and usage attributes are also the JSON
 /// field names; [`HIDDEN`](attr::HIDDEN) lists the attributes that are never returned.
@@ -22,29 +27,40 @@ pub mod attr {
         env: "PROVISIONING_USAGE_TABLE",
         default: "provisioning-usage",
     };
-    /// The credentials table's partition key.
+    /// Hidden: the credentials table's partition key: a credential's [`super::owner_key`], or a
+    /// pointer's [`super::list_part`].
+    pub const PART: &str = "part";
+    /// The credentials table's sort key (a credential's or a pointer's credential id).
     pub const ID: &str = "id";
     /// The owner; the usage table's partition key.
     pub const USER_ID: &str = "userId";
     /// A credential's status.
     pub const STATUS: &str = "status";
-    /// Hidden: the creation time and id ([`super::created_key`]); the usage table's sort key and
-    /// the sort key of both credential indexes.
+    /// Hidden: the creation time and id ([`super::created_key`]), set once; the usage table's sort
+    /// key. A credential keeps it to restore [`ACTIVE_CREATED_KEY`] when it is saved active again.
     pub const CREATED_KEY: &str = "createdKey";
-    /// Hidden: the user and provider of an *active* credential ([`super::active_key`]), absent
-    /// otherwise; the partition key of [`ACTIVE_BY_OWNER`].
-    pub const ACTIVE_KEY: &str = "activeKey";
-    /// Hidden: the credential's shard of [`BY_CREATION`] ([`super::list_shard`]).
-    pub const LIST_SHARD: &str = "listShard";
-    /// The sparse index (`activeKey`, `createdKey`) of active credentials, all attributes.
-    pub const ACTIVE_BY_OWNER: &str = "activeByOwner";
-    /// The index (`listShard`, `createdKey`) of every credential, all attributes.
+    /// Hidden: an *active* credential's [`CREATED_KEY`], absent otherwise; the sort key of
+    /// [`ACTIVE_BY_CREATION`].
+    pub const ACTIVE_CREATED_KEY: &str = "activeCreatedKey";
+    /// A pointer's: the [`PART`] (owner key) its credential is stored under.
+    pub const OWNER: &str = "owner";
+    /// A pointer's: its credential's [`CREATED_KEY`]; the sort key of [`BY_CREATION`].
+    pub const LIST_KEY: &str = "listKey";
+    /// The sparse local index (`part`, `activeCreatedKey`) of active credentials, all attributes.
+    pub const ACTIVE_BY_CREATION: &str = "activeByCreation";
+    /// The local index (`part`, `listKey`) of the pointers, all attributes.
     pub const BY_CREATION: &str = "byCreation";
-    /// How many shards [`BY_CREATION`] has.
+    /// How many partitions the pointers are spread over ([`super::list_shard`]).
     pub const LIST_SHARDS: u32 = 4;
-    /// Attributes the service keeps for itself and never returns.
-    pub const HIDDEN: [&str; 3] = [CREATED_KEY, ACTIVE_KEY, LIST_SHARD];
+    /// Attributes of a credential item the service keeps for itself and never returns.
+    pub const HIDDEN: [&str; 3] = [PART, CREATED_KEY, ACTIVE_CREATED_KEY];
 }
+
+/// Keys of one `BatchGetItem` (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Attempts of one `BatchGetItem` while DynamoDB leaves keys unprocessed (an answer past 16 MB,
+/// throttling), with backoff.
+const BATCH_GET_ATTEMPTS: u32 = 8;
 
 /// The creation key of record `id` created at `now_ms`: the milliseconds zero-padded to 16 digits,
 /// `#`, the id. Byte order of these keys is creation order, ties broken by id.
@@ -57,25 +73,32 @@ pub fn created_key(now_ms: f64, id: &str) -> String {
     format!("{ms:016}#{id}")
 }
 
-/// The active-index partition of a user's credentials for a provider: the user id's byte length,
-/// `:`, the user id, `#`, the provider. The length makes it unambiguous whatever the ids contain.
-pub fn active_key(user_id: &Key, provider: &Provider) -> String {
+/// The partition of a user's credentials for a provider: the user id's byte length, `:`, the user
+/// id, `#`, the provider. The length makes it unambiguous whatever the ids contain, and it starts
+/// with a digit, so it is never a [`list_part`].
+pub fn owner_key(user_id: &Key, provider: &Provider) -> String {
     let user = user_id.as_str();
     format!("{}:{user}#{}", user.len(), provider.as_str())
 }
 
-/// The [`attr::BY_CREATION`] shard of a credential id: FNV-1a of its bytes, modulo
-/// [`attr::LIST_SHARDS`].
+/// The pointer shard of a credential id: FNV-1a of its bytes, modulo [`attr::LIST_SHARDS`].
 pub fn list_shard(id: &str) -> u32 {
     shared::dynamo::shard_of(id, attr::LIST_SHARDS)
 }
 
-/// The DynamoDB store.
-#[derive(Clone)]
-pub struct DynamoProvisioningStore {
-    client: shared::dynamo::Client,
-    credentials: String,
-    usage: String,
+/// The partition of the pointers of shard `shard`: `list#<shard>`.
+pub fn list_part(shard: u32) -> String {
+    format!("list#{shard}")
+}
+
+/// The key of a credential item.
+fn credential_key(owner: &str, id: &str) -> Item {
+    HashMap::from([(attr::PART.into(), s(owner)), (attr::ID.into(), s(id))])
+}
+
+/// The key of the pointer of credential `id`.
+fn pointer_key(id: &str) -> Item {
+    credential_key(&list_part(list_shard(id)), id)
 }
 
 /// `item` without its hidden attributes, read as `T`.
@@ -86,38 +109,88 @@ fn visible<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<T, StoreErr
     shared::dynamo::from_item(item)
 }
 
+/// The text of attribute `name` of `item`.
+fn text(item: &Item, name: &str) -> Result<String, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| StoreError::Internal(format!("provisioning: an item without {name}")))
+}
+
 /// The item of a usage record created with `created_key`.
 pub(crate) fn usage_item(usage: &Usage, created_key: String) -> Result<Item, StoreError> {
     let mut item = shared::dynamo::to_item(usage)?;
-    item.insert(attr::CREATED_KEY.into(), shared::dynamo::s(created_key));
+    item.insert(attr::CREATED_KEY.into(), s(created_key));
     Ok(item)
 }
 
-/// The whole item of a credential created with `created_key`, hidden index attributes included
-/// (the active key only while it is active: the index is sparse).
+/// The whole item of a credential created with `created_key`, hidden attributes included (the
+/// active creation key only while it is active: the index is sparse).
 pub(crate) fn credential_item(
     credential: &Credential,
-    created_key: String,
+    created_key: &str,
 ) -> Result<Item, StoreError> {
-    use shared::dynamo::{n, s};
-    let id = credential.id.as_str();
     let mut item = shared::dynamo::to_item(credential)?;
+    item.insert(
+        attr::PART.into(),
+        s(owner_key(&credential.user_id, &credential.provider)),
+    );
     item.insert(attr::CREATED_KEY.into(), s(created_key));
-    item.insert(attr::LIST_SHARD.into(), n(f64::from(list_shard(id))));
     if credential.status == Status::Active {
-        item.insert(
-            attr::ACTIVE_KEY.into(),
-            s(active_key(&credential.user_id, &credential.provider)),
-        );
+        item.insert(attr::ACTIVE_CREATED_KEY.into(), s(created_key));
     }
     Ok(item)
 }
 
-fn created_key_of(item: &Item) -> Result<String, StoreError> {
-    item.get(attr::CREATED_KEY)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .ok_or_else(|| StoreError::Internal("credential without createdKey in the index".into()))
+/// The pointer item of `credential` created with `created_key`: where it is stored, and its place
+/// in creation order.
+pub(crate) fn pointer_item(credential: &Credential, created_key: &str) -> Item {
+    let mut item = pointer_key(credential.id.as_str());
+    item.insert(
+        attr::OWNER.into(),
+        s(owner_key(&credential.user_id, &credential.provider)),
+    );
+    item.insert(attr::LIST_KEY.into(), s(created_key));
+    item
+}
+
+/// The items a credential's import writes: the credential under its owner and its pointer, with
+/// the creation key of `created_ms`.
+pub(crate) fn credential_import_items(
+    credential: &Credential,
+    created_ms: f64,
+) -> Result<Vec<Item>, StoreError> {
+    let created = created_key(created_ms, credential.id.as_str());
+    Ok(vec![
+        credential_item(credential, &created)?,
+        pointer_item(credential, &created),
+    ])
+}
+
+/// A credential's pointer, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Pointer {
+    /// The owner key the credential is stored under.
+    owner: String,
+    /// The credential's creation key.
+    list_key: String,
+}
+
+impl Pointer {
+    fn of(item: &Item) -> Result<Self, StoreError> {
+        Ok(Self {
+            owner: text(item, attr::OWNER)?,
+            list_key: text(item, attr::LIST_KEY)?,
+        })
+    }
+}
+
+/// The DynamoDB store.
+#[derive(Clone)]
+pub struct DynamoProvisioningStore {
+    client: shared::dynamo::Client,
+    credentials: String,
+    usage: String,
 }
 
 impl DynamoProvisioningStore {
@@ -134,7 +207,8 @@ impl DynamoProvisioningStore {
         }
     }
 
-    /// Runs `query` page after page until it has `want` items or none are left.
+    /// Runs `query` (strongly consistent) page after page until it has `want` items or none are
+    /// left.
     async fn query_up_to(
         op: &str,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -146,6 +220,7 @@ impl DynamoProvisioningStore {
             let remaining = i32::try_from(want - items.len()).unwrap_or(i32::MAX);
             let output = query
                 .clone()
+                .consistent_read(true)
                 .limit(remaining)
                 .set_exclusive_start_key(start)
                 .send()
@@ -159,78 +234,122 @@ impl DynamoProvisioningStore {
         }
     }
 
-    /// The oldest `want` credentials of one shard of the creation index, with their creation keys.
+    /// The item at `key` of the credentials table (a strongly consistent `GetItem`).
+    async fn get(&self, op: &str, key: Item) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&self.credentials)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map(|output| output.item)
+            .map_err(|e| shared::dynamo::store_error(op, e))
+    }
+
+    /// The pointer of credential `id`, if it was ever saved.
+    async fn pointer(&self, op: &str, id: &str) -> Result<Option<Pointer>, StoreError> {
+        self.get(op, pointer_key(id))
+            .await?
+            .as_ref()
+            .map(Pointer::of)
+            .transpose()
+    }
+
+    /// The oldest `want` pointers of one shard: (creation key, credential id, owner key).
     async fn oldest_in_shard(
         &self,
         shard: u32,
         want: usize,
-    ) -> Result<Vec<(String, Credential)>, StoreError> {
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
         let query = self
             .client
             .query()
             .table_name(&self.credentials)
             .index_name(attr::BY_CREATION)
-            .key_condition_expression("#shard = :shard")
-            .expression_attribute_names("#shard", attr::LIST_SHARD)
-            .expression_attribute_values(":shard", shared::dynamo::n(f64::from(shard)))
+            .key_condition_expression("#part = :part")
+            .expression_attribute_names("#part", attr::PART)
+            .expression_attribute_values(":part", s(list_part(shard)))
             .scan_index_forward(true);
         Self::query_up_to("provisioning.list", query, want)
             .await?
-            .into_iter()
-            .map(|item| Ok((created_key_of(&item)?, visible(item)?)))
+            .iter()
+            .map(|item| {
+                let pointer = Pointer::of(item)?;
+                Ok((pointer.list_key, text(item, attr::ID)?, pointer.owner))
+            })
             .collect()
+    }
+
+    /// The credential items at `keys` (at most [`BATCH_GET_KEYS`]), by a strongly consistent
+    /// `BatchGetItem`, again for the keys DynamoDB leaves unprocessed.
+    async fn batch_get(&self, mut keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::new();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if keys.is_empty() {
+                return Ok(items);
+            }
+            if attempt > 0 {
+                write::pause(attempt).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut keys)))
+                .consistent_read(true)
+                .build()
+                .map_err(write::build_error)?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.credentials, request)
+                .send()
+                .await
+                .map_err(|e| shared::dynamo::store_error("provisioning.list", e))?;
+            if let Some(mut found) = output.responses {
+                items.extend(found.remove(&self.credentials).unwrap_or_default());
+            }
+            if let Some(mut left) = output.unprocessed_keys {
+                keys = left
+                    .remove(&self.credentials)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        if keys.is_empty() {
+            Ok(items)
+        } else {
+            Err(StoreError::Unavailable(format!(
+                "provisioning.list: {} credentials left unprocessed after {BATCH_GET_ATTEMPTS} attempts",
+                keys.len()
+            )))
+        }
+    }
+
+    /// Credential `id` wherever its pointer says it is now (for a credential that moved to another
+    /// owner while `list` read it); `None` when there is none.
+    async fn credential_by_id(&self, id: &str) -> Result<Option<Credential>, StoreError> {
+        for _ in 0..write::MAX_WRITE_ROUNDS {
+            let Some(pointer) = self.pointer("provisioning.list", id).await? else {
+                return Ok(None);
+            };
+            match self
+                .get("provisioning.list", credential_key(&pointer.owner, id))
+                .await?
+            {
+                Some(item) => return visible(item).map(Some),
+                None if self.pointer("provisioning.list", id).await? == Some(pointer) => {
+                    return Ok(None)
+                }
+                None => continue,
+            }
+        }
+        Err(write::contention("provisioning.list"))
     }
 }
 
 impl ProvisioningStore for DynamoProvisioningStore {
     async fn save(&self, credential: Credential, now: Num) -> Result<(), StoreError> {
-        use shared::dynamo::{n, s};
-        let active = (credential.status == Status::Active)
-            .then(|| active_key(&credential.user_id, &credential.provider));
-        let id = credential.id.as_str().to_owned();
-        let mut fields = shared::dynamo::to_item(&credential)?;
-        fields.remove(attr::ID);
-        let mut sets = vec![
-            format!("#{c} = if_not_exists(#{c}, :{c})", c = attr::CREATED_KEY),
-            format!("#{l} = :{l}", l = attr::LIST_SHARD),
-        ];
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.credentials)
-            .key(attr::ID, s(&id))
-            .expression_attribute_names(format!("#{}", attr::CREATED_KEY), attr::CREATED_KEY)
-            .expression_attribute_values(
-                format!(":{}", attr::CREATED_KEY),
-                s(created_key(now.get(), &id)),
-            )
-            .expression_attribute_names(format!("#{}", attr::LIST_SHARD), attr::LIST_SHARD)
-            .expression_attribute_values(
-                format!(":{}", attr::LIST_SHARD),
-                n(f64::from(list_shard(&id))),
-            )
-            .expression_attribute_names(format!("#{}", attr::ACTIVE_KEY), attr::ACTIVE_KEY);
-        for (name, value) in fields {
-            sets.push(format!("#{name} = :{name}"));
-            request = request
-                .expression_attribute_names(format!("#{name}"), &name)
-                .expression_attribute_values(format!(":{name}"), value);
-        }
-        let update = match active {
-            Some(key) => {
-                sets.push(format!("#{a} = :{a}", a = attr::ACTIVE_KEY));
-                request =
-                    request.expression_attribute_values(format!(":{}", attr::ACTIVE_KEY), s(key));
-                format!("SET {}", sets.join(", "))
-            }
-            None => format!("SET {} REMOVE #{}", sets.join(", "), attr::ACTIVE_KEY),
-        };
-        request
-            .update_expression(update)
-            .send()
-            .await
-            .map_err(|e| shared::dynamo::store_error("provisioning.save", e))?;
-        Ok(())
+        self.save_credential(credential, now).await
     }
 
     async fn find_active(
@@ -242,14 +361,12 @@ impl ProvisioningStore for DynamoProvisioningStore {
             .client
             .query()
             .table_name(&self.credentials)
-            .index_name(attr::ACTIVE_BY_OWNER)
-            .key_condition_expression("#active = :active")
-            .expression_attribute_names("#active", attr::ACTIVE_KEY)
-            .expression_attribute_values(
-                ":active",
-                shared::dynamo::s(active_key(user_id, provider)),
-            )
+            .index_name(attr::ACTIVE_BY_CREATION)
+            .key_condition_expression("#part = :part")
+            .expression_attribute_names("#part", attr::PART)
+            .expression_attribute_values(":part", s(owner_key(user_id, provider)))
             .scan_index_forward(false)
+            .consistent_read(true)
             .limit(1)
             .send()
             .await
@@ -264,42 +381,38 @@ impl ProvisioningStore for DynamoProvisioningStore {
     }
 
     async fn mark_revoked(&self, id: &RecordId) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.credentials)
-            .key(attr::ID, shared::dynamo::s(id.as_str()))
-            .update_expression("SET #status = :revoked REMOVE #active")
-            .condition_expression("attribute_exists(#id)")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#active", attr::ACTIVE_KEY)
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_values(":revoked", shared::dynamo::s("revoked"))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(shared::dynamo::store_error("provisioning.markRevoked", err)),
-        }
+        self.revoke(id.as_str()).await
     }
 
     async fn list(&self, limit: Limit) -> Result<Vec<Credential>, StoreError> {
         let want = limit.get();
         let shards = (0..attr::LIST_SHARDS).map(|shard| self.oldest_in_shard(shard, want));
-        let mut all: Vec<(String, Credential)> = try_join_all(shards).await?.concat();
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        all.truncate(want);
-        Ok(all.into_iter().map(|(_, credential)| credential).collect())
+        let mut pointers = try_join_all(shards).await?.concat();
+        pointers.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        pointers.truncate(want);
+        let keys: Vec<Item> = pointers
+            .iter()
+            .map(|(_, id, owner)| credential_key(owner, id))
+            .collect();
+        let batches = keys
+            .chunks(BATCH_GET_KEYS)
+            .map(|chunk| self.batch_get(chunk.to_vec()));
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for item in try_join_all(batches).await?.into_iter().flatten() {
+            found.insert((text(&item, attr::PART)?, text(&item, attr::ID)?), item);
+        }
+        let mut credentials = Vec::with_capacity(pointers.len());
+        for (_, id, owner) in pointers {
+            match found.remove(&(owner, id.clone())) {
+                Some(item) => credentials.push(visible(item)?),
+                None => credentials.extend(self.credential_by_id(&id).await?),
+            }
+        }
+        Ok(credentials)
     }
 
     async fn record_usage(&self, entry: UsageEntry, now: Num) -> Result<Usage, StoreError> {
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
         use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
         let usage = entry.into_usage();
         let item = usage_item(&usage, created_key(now.get(), usage.id.as_str()))?;
@@ -316,14 +429,12 @@ impl ProvisioningStore for DynamoProvisioningStore {
         match result {
             Ok(_) => Ok(usage),
             Err(err) => {
-                let stored = err
-                    .as_service_error()
-                    .and_then(|e| match e {
-                        aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
-                            failed,
-                        ) => Some(failed.item.clone()),
-                        _ => None,
-                    });
+                let stored = err.as_service_error().and_then(|e| match e {
+                    PutItemError::ConditionalCheckFailedException(failed) => {
+                        Some(failed.item.clone())
+                    }
+                    _ => None,
+                });
                 match stored {
                     Some(Some(item)) => visible(item),
                     Some(None) => Err(StoreError::Internal(
@@ -342,9 +453,8 @@ impl ProvisioningStore for DynamoProvisioningStore {
             .table_name(&self.usage)
             .key_condition_expression("#user = :user")
             .expression_attribute_names("#user", attr::USER_ID)
-            .expression_attribute_values(":user", shared::dynamo::s(user_id.as_str()))
-            .scan_index_forward(false)
-            .consistent_read(true);
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .scan_index_forward(false);
         Self::query_up_to("provisioning.listUsage", query, limit.get())
             .await?
             .into_iter()
@@ -382,15 +492,25 @@ mod tests {
     }
 
     #[test]
-    fn active_keys_cannot_be_confused_whatever_the_ids_hold() {
+    fn owner_keys_cannot_be_confused_whatever_the_ids_hold_and_fit_their_key_limits() {
         let key =
-            |u: &str, p: &str| active_key(&Key::parse(u).unwrap(), &Provider::parse(p).unwrap());
+            |u: &str, p: &str| owner_key(&Key::parse(u).unwrap(), &Provider::parse(p).unwrap());
         assert_ne!(key("a#b", "c"), key("a", "b#c"));
         assert_eq!(key("alice", "openai"), "5:alice#openai");
-        let longest = key(&"u".repeat(1024), &"p".repeat(MAX_PROVIDER_BYTES));
-        assert!(longest.len() <= 2048, "{}", longest.len());
+        let longest = key(
+            &"u".repeat(shared::parse::MAX_KEY_BYTES),
+            &"p".repeat(MAX_PROVIDER_BYTES),
+        );
+        assert!(longest.len() <= 2048, "a partition key: {}", longest.len());
         let longest_created = created_key(9e15, &"i".repeat(MAX_RECORD_ID_BYTES));
-        assert!(longest_created.len() <= 1024, "{}", longest_created.len());
+        assert!(
+            longest_created.len() <= 1024,
+            "a sort key: {}",
+            longest_created.len()
+        );
+        for shard in 0..attr::LIST_SHARDS {
+            assert!(!list_part(shard).starts_with(|c: char| c.is_ascii_digit()));
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The embedded (redb) store of the provisioning group, for the dev server and the tests.
 
-use crate::dynamo::{active_key, created_key};
+use crate::dynamo::{created_key, owner_key};
 use crate::model::{Credential, Limit, Provider, RecordId, Status, Usage, UsageEntry};
 use crate::store::ProvisioningStore;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ pub(crate) mod tables {
     pub const CREDENTIALS: Table = Table::new("provisioning_credentials");
     /// Creation key → credential id: every credential, in creation order.
     pub const BY_CREATION: Table = Table::new("provisioning_credentials_by_creation");
-    /// Group prefix of the active key, then creation key → credential id: active credentials only.
+    /// Group prefix of the owner key, then creation key → credential id: active credentials only.
     pub const ACTIVE: Table = Table::new("provisioning_credentials_active");
     /// Group prefix of the user id, then creation key → usage record.
     pub const USAGE: Table = Table::new("provisioning_usage");
@@ -44,7 +44,7 @@ pub(crate) struct StoredCredential {
 impl StoredCredential {
     fn active_entry(&self) -> Option<String> {
         (self.record.status == Status::Active).then(|| {
-            let owner = active_key(&self.record.user_id, &self.record.provider);
+            let owner = owner_key(&self.record.user_id, &self.record.provider);
             format!("{}{}", group_prefix(&owner), self.created_key)
         })
     }
@@ -140,7 +140,7 @@ impl ProvisioningStore for EmbeddedProvisioningStore {
         user_id: &Key,
         provider: &Provider,
     ) -> Result<Option<Credential>, StoreError> {
-        let prefix = group_prefix(&active_key(user_id, provider));
+        let prefix = group_prefix(&owner_key(user_id, provider));
         self.db
             .read(move |txn| {
                 let (lower, upper) = prefix_bounds(&prefix);

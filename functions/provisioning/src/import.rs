@@ -1,7 +1,7 @@
 //! The Convex `provisioning_credentials` and `provisioning_usage` tables, for the `convex-import`
 //! command.
 
-use crate::dynamo::{attr, created_key, credential_item, usage_item};
+use crate::dynamo::{attr, created_key, credential_import_items, usage_item};
 use crate::embedded::{put_stored, tables, usage_key, StoredCredential};
 use crate::model::{Credential, RecordId, UsageEntry};
 use shared::dynamo::Item;
@@ -22,9 +22,10 @@ impl shared::import::ImportTable for CredentialImport {
         format!("{} {}", attr::ID, credential.id.as_str())
     }
 
+    /// The credential under its owner and its pointer (both in the credentials table).
     fn items(doc: &Doc<Credential>) -> Result<Vec<(usize, Item)>, StoreError> {
-        let key = created_key(doc.created_ms, doc.record.id.as_str());
-        Ok(vec![(0, credential_item(&doc.record, key)?)])
+        let items = credential_import_items(&doc.record, doc.created_ms)?;
+        Ok(items.into_iter().map(|item| (0, item)).collect())
     }
 
     fn put_embedded(

@@ -7,15 +7,16 @@
 //! and with [`Options::strict`] the run stops there, before anything is written. Then the valid
 //! documents are written: on DynamoDB with `BatchWriteItem` (25 items a call, [`CONCURRENCY`] calls
 //! in flight, unprocessed items retried with backoff), on the embedded store in transactions of
-//! [`EMBEDDED_CHUNK`] documents. A document's items (a pipeline and its webhook-secret lookup) go in
-//! the same call. Every write replaces what the same key held, so running an import again writes
-//! the same items: it is idempotent, and re-running it finishes an interrupted one.
+//! [`EMBEDDED_CHUNK`] documents. A document's items (a pipeline, its webhook-secret lookup and its
+//! list item) go in the same call. Every write replaces what the same key held, so running an
+//! import again writes the same items: it is idempotent, and re-running it finishes an interrupted
+//! one.
 //!
 //! What is carried over or rebuilt:
 //! - `_creationTime` orders credentials (`findActive`, `list`) and usage records (`listUsage`), as
 //!   it did in Convex; it is stored in their creation keys.
-//! - Derived data: webhook-secret lookups of pipelines, the expiry index shard and TTL attribute of
-//!   sessions, the index attributes of credentials; the history cap (the newest
+//! - Derived data: webhook-secret lookups and list items of pipelines, the expiry index shard and
+//!   TTL attribute of sessions, the index attributes and pointers of credentials; the history cap (the newest
 //!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported).
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.

@@ -439,6 +439,7 @@ mod round_trips {
             .table_name(tables.table("history"))
             .key("userId", shared::dynamo::s("u"))
             .key("id", shared::dynamo::s("a"))
+            .consistent_read(true)
             .send()
             .await
             .unwrap()

@@ -744,8 +744,8 @@ async fn a_dry_run_reports_what_it_would_write_and_writes_nothing(under: Under) 
     let pipelines = report.table("pipelines").expect("pipelines");
     assert_eq!(
         pipelines.items.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-        [4],
-        "two pipelines and their two secret lookups"
+        [6],
+        "two pipelines, their two secret lookups and their two list items"
     );
     assert!(report.to_string().contains("would write"));
     let app = spawn_app(under.store.clone()).await;

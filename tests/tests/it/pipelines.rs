@@ -88,6 +88,7 @@ conformance!(embedded(), dynamo;
     delete_removes_the_pipeline_its_secret_and_its_runs_only,
     list_sorts_by_name_case_insensitively_and_scopes_by_owner,
     list_keeps_at_most_500_of_each_owner_set_first_by_name,
+    the_list_shows_every_write_in_the_very_next_request,
     record_run_sets_last_run_at_and_appends_a_run,
     record_run_of_an_absent_pipeline_is_none_and_writes_no_run,
     list_runs_returns_the_newest_first_up_to_the_limit,
@@ -487,6 +488,64 @@ async fn list_keeps_at_most_500_of_each_owner_set_first_by_name(store: impl Pipe
     assert_eq!(store.list(None).await.unwrap().len(), 501);
 }
 
+async fn the_list_shows_every_write_in_the_very_next_request(store: impl PipelinesStore) {
+    let owner = key("reloader");
+    let listed = |items: Vec<pipelines::PipelineListItem>| -> Vec<Value> {
+        items
+            .into_iter()
+            .map(|i| serde_json::to_value(i).unwrap())
+            .collect()
+    };
+    for round in 0..10 {
+        let p = create_owned(&store, &format!("Round {round}"), Some("reloader")).await;
+        let shown = listed(store.list(Some(&owner)).await.unwrap());
+        assert_eq!(
+            shown,
+            [json!({ "id": p.id, "name": format!("Round {round}") })],
+            "created"
+        );
+        store
+            .update(
+                &p.id,
+                update(json!({ "name": "Renamed", "description": "d", "schedule": { "cron": "1 * * * *" } })),
+            )
+            .await
+            .unwrap();
+        store
+            .record_run(run(&p.id, "2025-06-01T00:00:00.000Z"), LATER)
+            .await
+            .unwrap();
+        let item = json!({ "id": p.id, "name": "Renamed", "description": "d",
+                           "schedule": { "cron": "1 * * * *" }, "lastRunAt": "2025-06-01T00:00:00.000Z" });
+        assert_eq!(
+            listed(store.list(Some(&owner)).await.unwrap()),
+            std::slice::from_ref(&item)
+        );
+        assert_eq!(
+            listed(store.list(None).await.unwrap()),
+            [item],
+            "everyone's"
+        );
+        store
+            .update(
+                &p.id,
+                update(json!({ "rotateSecret": true, "schedule": null })),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store.list(None).await.unwrap()[0].schedule.is_none(),
+            "rotated and changed"
+        );
+        assert!(store.delete(&p.id).await.unwrap());
+        assert!(
+            store.list(Some(&owner)).await.unwrap().is_empty(),
+            "deleted"
+        );
+        assert!(store.list(None).await.unwrap().is_empty(), "deleted");
+    }
+}
+
 async fn record_run_sets_last_run_at_and_appends_a_run(store: impl PipelinesStore) {
     let p = create(&store, "Runner").await;
     let completed = "2025-03-01T10:00:00.000Z";
@@ -702,20 +761,30 @@ async fn option_numbers_at_the_edges_of_the_storable_range_read_back(store: impl
 }
 
 #[test]
-fn the_template_index_has_the_keys_and_projection_the_code_uses() {
+fn the_template_table_and_index_have_the_keys_and_projection_the_code_uses() {
     use pipelines::attr;
     let table = devserver::tables::table(attr::TABLE.resource);
-    let index = table
-        .global_secondary_indexes
+    let keys: Vec<&str> = table
+        .key_schema
         .iter()
-        .find(|i| i.index_name == attr::BY_OWNER)
+        .map(|k| k.attribute_name.as_str())
+        .collect();
+    assert_eq!(keys, [attr::PK, attr::SK]);
+    assert!(
+        table.global_secondary_indexes.is_empty(),
+        "no global index: every read is strongly consistent"
+    );
+    let index = table
+        .local_secondary_indexes
+        .iter()
+        .find(|i| i.index_name == attr::BY_NAME)
         .unwrap();
     let keys: Vec<&str> = index
         .key_schema
         .iter()
         .map(|k| k.attribute_name.as_str())
         .collect();
-    assert_eq!(keys, [attr::OWNER_KEY, attr::NAME_KEY]);
+    assert_eq!(keys, [attr::PK, attr::NAME_KEY]);
     assert_eq!(index.projection.projection_type, "INCLUDE");
     let mut projected = index.projection.non_key_attributes.clone();
     projected.sort();
@@ -783,21 +852,26 @@ mod dynamodb_only {
     async fn no_key_or_index_attribute_holds_a_plaintext_secret() {
         let tables = DynamoTables::create().await;
         let store = dynamo(&tables);
-        let p = create(&store, "Private").await;
+        let p = create_owned(&store, "Private", Some("alice")).await;
         let items = tables
             .client
             .scan()
             .table_name(tables.table("pipelines"))
+            .consistent_read(true)
             .send()
             .await
             .unwrap()
             .items
             .unwrap();
-        assert_eq!(items.len(), 2, "the pipeline and its secret lookup");
+        assert_eq!(
+            items.len(),
+            3,
+            "the pipeline, its secret lookup and its list item"
+        );
         for item in &items {
             for attribute in [
                 pipelines::attr::PK,
-                pipelines::attr::OWNER_KEY,
+                pipelines::attr::SK,
                 pipelines::attr::NAME_KEY,
             ] {
                 if let Some(value) = item.get(attribute) {
@@ -808,19 +882,25 @@ mod dynamodb_only {
                 }
             }
         }
-        let lookup = items
-            .iter()
-            .find(|i| {
-                i[pipelines::attr::PK]
-                    .as_s()
-                    .unwrap()
-                    .starts_with("secret#")
-            })
-            .unwrap();
+        let of_kind = |prefix: &str| {
+            items
+                .iter()
+                .find(|i| i[pipelines::attr::PK].as_s().unwrap().starts_with(prefix))
+                .unwrap()
+        };
+        let lookup = of_kind("secret#");
         assert_eq!(
             lookup.len(),
-            2,
+            3,
             "a lookup holds its key and the pipeline id only: {lookup:?}"
+        );
+        let list_item = of_kind("owner#alice");
+        let mut fields: Vec<&str> = list_item.keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            ["id", "name", "nameKey", "pk", "sk"],
+            "a list item holds its keys and the list fields only"
         );
     }
 
@@ -882,7 +962,7 @@ mod round_trips {
             .update(&p.id, update(json!({ "name": "n", "schedule": null })))
             .await
             .unwrap();
-        assert_eq!(calls(), ["UpdateItem"], "update");
+        assert_eq!(calls(), ["GetItem", "TransactWriteItems"], "update");
         store
             .update(&p.id, update(json!({ "rotateSecret": true })))
             .await
@@ -896,18 +976,14 @@ mod round_trips {
             .update(&key("absent"), update(json!({})))
             .await
             .unwrap();
-        assert_eq!(calls(), ["UpdateItem"], "update of an absent pipeline");
+        assert_eq!(calls(), ["GetItem"], "update of an absent pipeline");
         store.record_run(run(&p.id, CREATED), LATER).await.unwrap();
-        assert_eq!(calls(), ["TransactWriteItems", "GetItem"], "recordRun");
+        assert_eq!(calls(), ["GetItem", "TransactWriteItems"], "recordRun");
         store
             .record_run(run(&key("absent"), CREATED), LATER)
             .await
             .unwrap();
-        assert_eq!(
-            calls(),
-            ["TransactWriteItems"],
-            "recordRun of an absent pipeline"
-        );
+        assert_eq!(calls(), ["GetItem"], "recordRun of an absent pipeline");
         store.list_runs(&p.id, 10).await.unwrap();
         assert_eq!(calls(), ["Query"], "listRuns");
         for i in 0..29 {

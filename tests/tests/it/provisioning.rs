@@ -91,6 +91,8 @@ conformance!(embedded(), dynamo;
     find_active_skips_revoked_credentials_and_answers_none_when_none_is_active,
     find_active_breaks_same_millisecond_ties_by_id,
     find_active_follows_a_credential_whose_owner_changes,
+    a_credential_moved_to_another_owner_keeps_what_the_record_omits_and_its_creation_time,
+    concurrent_saves_moving_one_credential_leave_one_copy,
     mark_revoked_answers_true_for_a_credential_and_false_when_absent,
     list_returns_every_users_credentials_oldest_created_first,
     list_and_list_usage_apply_the_limit_rule,
@@ -283,6 +285,93 @@ async fn find_active_follows_a_credential_whose_owner_changes(store: impl Provis
         "user u2#q with provider \"\" is not user u2 with provider q"
     );
     assert_eq!(found(&store, "u2#q", "").await.as_deref(), Some("tricky"));
+}
+
+async fn a_credential_moved_to_another_owner_keeps_what_the_record_omits_and_its_creation_time(
+    store: impl ProvisioningStore,
+) {
+    let first = Credential {
+        provider_reference: Some("ref".into()),
+        metadata: Some(Metadata {
+            description: Some("first".into()),
+            scopes: Some(vec!["a".into()]),
+            ..Metadata::default()
+        }),
+        last_rotated_at: Some(Num(3.0)),
+        ..credential("c", "u1", "p")
+    };
+    store.save(first, Num(10.0)).await.unwrap();
+    store
+        .save(credential("later", "u2", "p"), Num(20.0))
+        .await
+        .unwrap();
+    let moved = Credential {
+        provider_reference: Some("ref2".into()),
+        ..revoked(credential("c", "u2", "p"))
+    };
+    store.save(moved.clone(), Num(30.0)).await.unwrap();
+    let expected = Credential {
+        metadata: Some(Metadata {
+            description: Some("first".into()),
+            scopes: Some(vec!["a".into()]),
+            ..Metadata::default()
+        }),
+        last_rotated_at: Some(Num(3.0)),
+        ..moved
+    };
+    assert_eq!(
+        store.list(Limit::default()).await.unwrap(),
+        [expected.clone(), credential("later", "u2", "p")],
+        "one copy, still the oldest"
+    );
+    assert_eq!(found(&store, "u1", "p").await, None, "nothing left behind");
+    assert_eq!(found(&store, "u2", "p").await.as_deref(), Some("later"));
+    store
+        .save(credential("c", "u2", "p"), Num(40.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        found(&store, "u2", "p").await.as_deref(),
+        Some("later"),
+        "active again, but created before `later`"
+    );
+    assert!(store.mark_revoked(&rid("c")).await.unwrap());
+    let listed = store.list(Limit::default()).await.unwrap();
+    assert_eq!(ids_of(&listed), ["c", "later"]);
+    assert_eq!(listed[0].status, Status::Revoked);
+    assert_eq!(
+        listed[0],
+        Credential {
+            status: Status::Revoked,
+            ..expected
+        }
+    );
+}
+
+/// Six saves of one credential id for six owners at once: whatever order they take, one copy
+/// is stored, under the owner of one of them, and every other owner has none.
+async fn concurrent_saves_moving_one_credential_leave_one_copy(store: impl ProvisioningStore) {
+    store
+        .save(credential("c", "start", "p"), Num(1.0))
+        .await
+        .unwrap();
+    let owners: Vec<String> = (0..6).map(|i| format!("owner-{i}")).collect();
+    let saves = owners
+        .iter()
+        .map(|owner| store.save(credential("c", owner, "p"), Num(2.0)));
+    for saved in futures::future::join_all(saves).await {
+        saved.unwrap();
+    }
+    let listed = store.list(Limit::default()).await.unwrap();
+    assert_eq!(ids_of(&listed), ["c"]);
+    let owner = listed[0].user_id.as_str().to_owned();
+    assert!(owners.contains(&owner), "{owner}");
+    for other in owners.iter().chain([&"start".to_owned()]) {
+        let expected = (*other == owner).then(|| "c".to_owned());
+        assert_eq!(found(&store, other, "p").await, expected, "{other}");
+    }
+    assert!(store.mark_revoked(&rid("c")).await.unwrap());
+    assert_eq!(found(&store, &owner, "p").await, None);
 }
 
 async fn mark_revoked_answers_true_for_a_credential_and_false_when_absent(
@@ -517,7 +606,8 @@ async fn items_over_the_item_limit_are_too_large_and_leave_nothing_behind(
 #[cfg(feature = "dynamodb-local")]
 mod round_trips {
     use super::*;
-    use provisioning::attr;
+    use provisioning::{attr, list_part, list_shard, owner_key};
+    use shared::dynamo::Item;
 
     #[tokio::test]
     async fn every_route_costs_the_calls_of_its_budget() {
@@ -527,23 +617,38 @@ mod round_trips {
             .save(credential("c", "u", "p"), Num(1.0))
             .await
             .unwrap();
-        assert_eq!(tables.calls.take(), ["UpdateItem"], "save, new");
+        assert_eq!(tables.calls.take(), ["TransactWriteItems"], "save, new");
         store
             .save(revoked(credential("c", "u", "p")), Num(2.0))
             .await
             .unwrap();
-        assert_eq!(tables.calls.take(), ["UpdateItem"], "save, update");
-        store.find_active(&key("u"), &provider("p")).await.unwrap();
-        assert_eq!(tables.calls.take(), ["Query"], "findActive");
-        store.mark_revoked(&rid("c")).await.unwrap();
-        assert_eq!(tables.calls.take(), ["UpdateItem"], "markRevoked, found");
-        store.mark_revoked(&rid("missing")).await.unwrap();
-        assert_eq!(tables.calls.take(), ["UpdateItem"], "markRevoked, absent");
-        store.list(Limit::default()).await.unwrap();
+        assert_eq!(tables.calls.take(), ["TransactWriteItems"], "save, update");
+        store
+            .save(credential("c", "v", "p"), Num(3.0))
+            .await
+            .unwrap();
         assert_eq!(
             tables.calls.take(),
-            vec!["Query"; attr::LIST_SHARDS as usize],
-            "list: one query per shard"
+            ["TransactWriteItems", "GetItem", "TransactWriteItems"],
+            "save, to another owner"
+        );
+        store.find_active(&key("v"), &provider("p")).await.unwrap();
+        assert_eq!(tables.calls.take(), ["Query"], "findActive");
+        store.mark_revoked(&rid("c")).await.unwrap();
+        assert_eq!(
+            tables.calls.take(),
+            ["GetItem", "UpdateItem"],
+            "markRevoked, found"
+        );
+        store.mark_revoked(&rid("missing")).await.unwrap();
+        assert_eq!(tables.calls.take(), ["GetItem"], "markRevoked, absent");
+        let mut queries = vec!["Query"; attr::LIST_SHARDS as usize];
+        store.list(Limit::default()).await.unwrap();
+        queries.push("BatchGetItem");
+        assert_eq!(
+            tables.calls.take(),
+            queries,
+            "list: one query per shard, then the credentials"
         );
         store
             .record_usage(entry(None, "u", 1.0), Num(1.0))
@@ -567,11 +672,65 @@ mod round_trips {
         assert_eq!(tables.calls.take(), ["Query"], "listUsage");
     }
 
-    /// Items of about 300 KB, eight per list shard: DynamoDB ends a page once it has read 1 MB,
-    /// so every shard and the usage query need more than one page.
     #[tokio::test]
-    async fn list_and_list_usage_page_past_one_megabyte_in_order() {
-        const COUNT: u32 = 32;
+    async fn an_empty_list_costs_the_shard_queries_only() {
+        let tables = DynamoTables::create().await;
+        assert_eq!(dynamo(&tables).list(Limit::default()).await.unwrap(), []);
+        assert_eq!(
+            tables.calls.take(),
+            vec!["Query"; attr::LIST_SHARDS as usize]
+        );
+    }
+
+    /// Ids of `count` credentials whose pointers all fall in shard 0, `width` bytes long.
+    fn ids_in_shard_zero(count: usize, width: usize) -> Vec<String> {
+        (0..)
+            .map(|i| format!("{i:0width$}"))
+            .filter(|id| list_shard(id) == 0)
+            .take(count)
+            .collect()
+    }
+
+    /// 300 pointers of about 4 KB (longest ids, user ids and providers) in one shard: DynamoDB ends
+    /// a page once it has read 1 MB, so the shard's query takes more than one; the 300 credentials
+    /// take three `BatchGetItem` of 100.
+    #[tokio::test]
+    async fn list_pages_past_one_megabyte_of_pointers_and_gets_credentials_a_hundred_at_a_time() {
+        const COUNT: usize = 300;
+        let tables = DynamoTables::create().await;
+        let store = dynamo(&tables);
+        let user = "u".repeat(shared::parse::MAX_KEY_BYTES);
+        let provider_name = "p".repeat(provisioning::MAX_PROVIDER_BYTES);
+        let ids = ids_in_shard_zero(COUNT, provisioning::MAX_RECORD_ID_BYTES);
+        futures::stream::iter(ids.iter().enumerate())
+            .map(|(i, id)| {
+                let store = &store;
+                let credential = credential(id, &user, &provider_name);
+                async move { store.save(credential, Num(i as f64)).await }
+            })
+            .buffer_unordered(16)
+            .for_each(|result| async move { result.unwrap() })
+            .await;
+        tables.calls.take();
+        let listed = store.list(Limit::from_number(1000.0)).await.unwrap();
+        assert_eq!(ids_of(&listed), ids);
+        let calls = tables.calls.take();
+        let count = |op: &str| calls.iter().filter(|c| *c == op).count();
+        assert!(
+            count("Query") > attr::LIST_SHARDS as usize,
+            "one query per shard plus one per extra page: {calls:?}"
+        );
+        assert_eq!(count("BatchGetItem"), 3, "{calls:?}");
+        assert_eq!(count("Query") + count("BatchGetItem"), calls.len());
+        let newest = found(&store, &user, &provider_name).await;
+        assert_eq!(newest.as_deref(), ids.last().map(String::as_str));
+    }
+
+    /// 60 credentials of about 300 KB: more than `BatchGetItem` answers at once (16 MB), so the
+    /// keys it leaves unprocessed are asked for again.
+    #[tokio::test]
+    async fn list_asks_again_for_the_credentials_batch_get_item_leaves_unprocessed() {
+        const COUNT: u32 = 60;
         let tables = DynamoTables::create().await;
         let store = dynamo(&tables);
         let big = "h".repeat(300 * 1024);
@@ -581,19 +740,33 @@ mod round_trips {
                 ..credential(&format!("c{i:02}"), "u", "p")
             };
             store.save(credential, Num(f64::from(i))).await.unwrap();
-            let mut usage = entry(Some(&format!("r{i:02}")), "u", 1.0);
-            usage.provider = big.clone();
-            store.record_usage(usage, Num(f64::from(i))).await.unwrap();
         }
         tables.calls.take();
         let listed = store.list(Limit::default()).await.unwrap();
         let expected: Vec<String> = (0..COUNT).map(|i| format!("c{i:02}")).collect();
         assert_eq!(ids_of(&listed), expected);
-        let queries = tables.calls.take();
+        assert!(listed.iter().all(|c| c.token_hash == big));
+        let calls = tables.calls.take();
+        eprintln!("{calls:?}");
         assert!(
-            queries.len() > attr::LIST_SHARDS as usize && queries.iter().all(|c| c == "Query"),
-            "one query per shard plus one per extra page: {queries:?}"
+            calls.iter().filter(|c| *c == "BatchGetItem").count() > 1,
+            "{calls:?}"
         );
+    }
+
+    /// 32 usage records of about 300 KB: the user's query pages past 1 MB.
+    #[tokio::test]
+    async fn list_usage_pages_past_one_megabyte_in_order() {
+        const COUNT: u32 = 32;
+        let tables = DynamoTables::create().await;
+        let store = dynamo(&tables);
+        let big = "h".repeat(300 * 1024);
+        for i in 0..COUNT {
+            let mut usage = entry(Some(&format!("r{i:02}")), "u", 1.0);
+            usage.provider = big.clone();
+            store.record_usage(usage, Num(f64::from(i))).await.unwrap();
+        }
+        tables.calls.take();
         let usage = store.list_usage(&key("u"), Limit::default()).await.unwrap();
         let expected: Vec<String> = (0..COUNT).rev().map(|i| format!("r{i:02}")).collect();
         assert_eq!(usage_ids(&usage), expected);
@@ -610,59 +783,79 @@ mod round_trips {
         assert_eq!(tables.calls.take(), ["Query"], "3 items fit in one page");
     }
 
-    async fn raw_credential(tables: &DynamoTables, id: &str) -> shared::dynamo::Item {
+    async fn raw(tables: &DynamoTables, part: &str, id: &str) -> Option<Item> {
         tables
             .client
             .get_item()
             .table_name(tables.table("credentials"))
+            .key(attr::PART, shared::dynamo::s(part))
             .key(attr::ID, shared::dynamo::s(id))
+            .consistent_read(true)
             .send()
             .await
             .unwrap()
             .item
-            .unwrap()
+    }
+
+    fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
     }
 
     #[tokio::test]
-    async fn only_active_credentials_carry_the_active_key_and_the_creation_key_is_set_once() {
+    async fn a_credential_lives_under_its_owner_with_a_pointer_and_its_creation_key_is_set_once() {
         let tables = DynamoTables::create().await;
         let store = dynamo(&tables);
+        let alice = owner_key(&key("alice"), &provider("openai"));
+        assert_eq!(alice, "5:alice#openai");
+        let pointer_part = list_part(list_shard("c"));
+        let created = "0001700000000000#c";
         store
             .save(credential("c", "alice", "openai"), Num(1_700_000_000_000.0))
             .await
             .unwrap();
-        let item = raw_credential(&tables, "c").await;
-        assert_eq!(item[attr::ACTIVE_KEY].as_s().unwrap(), "5:alice#openai");
-        assert_eq!(
-            item[attr::CREATED_KEY].as_s().unwrap(),
-            "0001700000000000#c"
-        );
-        assert_eq!(
-            item[attr::LIST_SHARD].as_n().unwrap(),
-            &provisioning::list_shard("c").to_string()
-        );
+        let item = raw(&tables, &alice, "c").await.expect("under its owner");
+        assert_eq!(text(&item, attr::CREATED_KEY), Some(created));
+        assert_eq!(text(&item, attr::ACTIVE_CREATED_KEY), Some(created));
+        let pointer = raw(&tables, &pointer_part, "c").await.expect("a pointer");
+        assert_eq!(text(&pointer, attr::OWNER), Some(alice.as_str()));
+        assert_eq!(text(&pointer, attr::LIST_KEY), Some(created));
+        assert_eq!(pointer.len(), 4, "part, id, owner, listKey: {pointer:?}");
+
         store.mark_revoked(&rid("c")).await.unwrap();
-        assert!(!raw_credential(&tables, "c")
-            .await
-            .contains_key(attr::ACTIVE_KEY));
+        let item = raw(&tables, &alice, "c").await.unwrap();
+        assert_eq!(text(&item, attr::ACTIVE_CREATED_KEY), None);
         store
             .save(credential("c", "alice", "openai"), Num(1_800_000_000_000.0))
             .await
             .unwrap();
-        let item = raw_credential(&tables, "c").await;
-        assert_eq!(item[attr::ACTIVE_KEY].as_s().unwrap(), "5:alice#openai");
+        let item = raw(&tables, &alice, "c").await.unwrap();
         assert_eq!(
-            item[attr::CREATED_KEY].as_s().unwrap(),
-            "0001700000000000#c",
-            "saving again keeps the creation time"
+            text(&item, attr::ACTIVE_CREATED_KEY),
+            Some(created),
+            "active again, with the creation key it had"
         );
+        assert_eq!(text(&item, attr::CREATED_KEY), Some(created));
         store
             .save(revoked(credential("c", "alice", "openai")), Num(1.0))
             .await
             .unwrap();
-        assert!(!raw_credential(&tables, "c")
+        let item = raw(&tables, &alice, "c").await.unwrap();
+        assert_eq!(text(&item, attr::ACTIVE_CREATED_KEY), None);
+
+        store
+            .save(credential("c", "bob", "openai"), Num(1_900_000_000_000.0))
             .await
-            .contains_key(attr::ACTIVE_KEY));
+            .unwrap();
+        assert_eq!(raw(&tables, &alice, "c").await, None, "moved away");
+        let bob = owner_key(&key("bob"), &provider("openai"));
+        let item = raw(&tables, &bob, "c").await.expect("under its new owner");
+        assert_eq!(text(&item, attr::CREATED_KEY), Some(created));
+        assert_eq!(text(&item, attr::ACTIVE_CREATED_KEY), Some(created));
+        let pointer = raw(&tables, &pointer_part, "c").await.unwrap();
+        assert_eq!(text(&pointer, attr::OWNER), Some(bob.as_str()));
+        assert_eq!(text(&pointer, attr::LIST_KEY), Some(created));
     }
 
     #[tokio::test]

@@ -488,3 +488,17 @@ fn every_route_has_a_sam_generated_sample_event_with_its_sample_body() {
         );
     }
 }
+
+#[test]
+fn no_table_has_a_global_secondary_index() {
+    // Read-your-writes on every route (CONTRACT.md §3): a global index cannot be read strongly
+    // consistently, so none may serve a route; the test clients refuse such reads as well.
+    for table in devserver::tables() {
+        let spec = devserver::tables::table(table.resource);
+        assert!(
+            spec.global_secondary_indexes.is_empty(),
+            "{} has a global secondary index",
+            table.resource
+        );
+    }
+}

@@ -40,14 +40,31 @@ impl WriteCase for Record {
             })
             .collect();
         for batch in items.chunks(25) {
-            let output = tables
-                .client
-                .batch_write_item()
-                .request_items(tables.table("history"), batch.to_vec())
-                .send()
-                .await
-                .expect("the seed is written");
-            assert!(output.unprocessed_items.unwrap_or_default().is_empty());
+            // Puts of whole items: safe to send again when a loaded machine times one out.
+            let mut pending = batch.to_vec();
+            for _ in 0..5 {
+                match tables
+                    .client
+                    .batch_write_item()
+                    .request_items(tables.table("history"), pending.clone())
+                    .send()
+                    .await
+                {
+                    Ok(output) => {
+                        pending = output
+                            .unprocessed_items
+                            .unwrap_or_default()
+                            .into_values()
+                            .flatten()
+                            .collect();
+                        if pending.is_empty() {
+                            break;
+                        }
+                    }
+                    Err(err) => eprintln!("seeding history again after {err:?}"),
+                }
+            }
+            assert!(pending.is_empty(), "the seed is written");
         }
     }
 

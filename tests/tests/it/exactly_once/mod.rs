@@ -12,6 +12,8 @@
 
 mod account;
 mod history;
+mod pipelines;
+mod provisioning;
 mod session;
 mod soak;
 mod translations;
@@ -104,6 +106,9 @@ pub trait WriteCase: Sync {
     const FUNCTION: &'static str;
     /// The DynamoDB operation the fault goes into (`UpdateItem`, `TransactWriteItems`, ...).
     const OP: &'static str;
+    /// Which call of [`WriteCase::OP`] a [`Injected::First`] fault goes into (1: the route's first;
+    /// 2 for a write on a route's second call of the operation, e.g. after a cancelled transaction).
+    const NTH: usize = 1;
     /// Whether each run needs tables of its own (a write that reaches beyond its keys, such as
     /// `/session/prune`); otherwise the runs share one set and use their own keys.
     const OWN_TABLES: bool = false;
@@ -132,6 +137,19 @@ pub trait WriteCase: Sync {
         let _ = value;
         false
     }
+
+    /// What is wrong with a success value (not a refusal) next to what is stored now, if anything:
+    /// e.g. a secret the client was told that is not the stored one, because the write was applied
+    /// a second time with a value of its own.
+    fn disagrees(
+        &self,
+        app: &TestApp,
+        key: &str,
+        value: &Value,
+    ) -> impl Future<Output = Option<String>> {
+        let _ = (app, key, value);
+        async { None }
+    }
 }
 
 /// The outcome of one run: what was injected, told and stored.
@@ -143,6 +161,7 @@ struct Run {
     applied: u32,
     refused: bool,
     faulted: bool,
+    disagrees: Option<String>,
 }
 
 impl Run {
@@ -154,6 +173,7 @@ impl Run {
             applied,
             refused,
             faulted,
+            disagrees,
         } = self;
         let what = format!(
             "{case} over {surface:?} with {injected:?}: answered {told:?}, applied {applied} times"
@@ -164,6 +184,11 @@ impl Run {
         if (told.status == 200) != told.value.is_some() {
             return Some(format!(
                 "{what}: a 200 without a value, or a value without a 200"
+            ));
+        }
+        if let Some(why) = disagrees {
+            return Some(format!(
+                "{what}: the answer disagrees with what is stored: {why}"
             ));
         }
         match &told.value {
@@ -222,7 +247,7 @@ async fn one_run<C: WriteCase>(
     case.setup(&app, &key).await;
     proxy.take_calls();
     match injected {
-        Injected::First(fault) => proxy.nth(C::OP, 1, fault),
+        Injected::First(fault) => proxy.nth(C::OP, C::NTH, fault),
         Injected::Every(fault) => proxy.always(Some(C::OP), fault),
     }
     let told = surface
@@ -236,6 +261,10 @@ async fn one_run<C: WriteCase>(
     let faulted = proxy.take_calls().iter().any(|call| call.fault.is_some());
     let applied = case.applied(&app, &key).await;
     let refused = told.value.as_ref().is_some_and(|value| case.refused(value));
+    let disagrees = match &told.value {
+        Some(value) if !refused => case.disagrees(&app, &key, value).await,
+        _ => None,
+    };
     Run {
         surface,
         injected,
@@ -243,5 +272,6 @@ async fn one_run<C: WriteCase>(
         applied,
         refused,
         faulted,
+        disagrees,
     }
 }
