@@ -254,17 +254,25 @@ enum Found {
     Current(Box<Stored>),
     /// No translation under the id.
     Absent,
-    /// An item of another generation, or two reads from different moments: read again at once.
-    Unsure,
+    /// An item of a generation older than the meta's (garbage), or a meta that does not exist.
+    Older,
+    /// An item written after the meta was read.
+    Newer,
 }
 
+/// Where `item` stands against `meta`. From a `BatchGetItem` (two reads, possibly of different
+/// moments), `Older` and `Newer` are confirmed by reading the meta, then the item: read that
+/// way, `Older` is absent (a translation's generation only grows, so it was garbage when the meta
+/// was read, or there was no meta: no translation) and `Newer` means a write came between.
 fn classify(meta: &Meta, item: Option<Stored>) -> Found {
     match item {
         None => Found::Absent,
-        Some(stored) if meta.exists && stored.gen == meta.gen && stored.ver <= meta.ver => {
+        Some(_) if !meta.exists => Found::Older,
+        Some(stored) if stored.gen == meta.gen && stored.ver <= meta.ver => {
             Found::Current(Box::new(stored))
         }
-        Some(_) => Found::Unsure,
+        Some(stored) if stored.gen < meta.gen => Found::Older,
+        Some(_) => Found::Newer,
     }
 }
 
@@ -333,18 +341,20 @@ impl DynamoTranslationsStore {
         F: Fn(&Meta, &Stored) -> Result<(Meta, Translation, u64), StoreError>,
     {
         let (mut meta, mut item) = self.read(op, document, id).await?;
+        let mut confirmed = false;
         let mut rounds = Rounds::new();
         loop {
             let stored = match classify(&meta, item.take()) {
                 Found::Current(stored) => *stored,
                 Found::Absent => return Ok(None),
-                Found::Unsure => {
-                    let (m, i) = self.snapshot(op, document, id).await?;
-                    meta = m;
-                    match classify(&meta, i) {
-                        Found::Current(stored) => *stored,
-                        _ => return Ok(None),
+                Found::Older if confirmed => return Ok(None),
+                found => {
+                    if matches!(found, Found::Newer) && confirmed {
+                        rounds.next(op).await?;
                     }
+                    (meta, item) = self.confirm(op, document, id).await?;
+                    confirmed = true;
+                    continue;
                 }
             };
             let (new_meta, translation, gen) = change(&meta, &stored)?;
@@ -357,6 +367,7 @@ impl DynamoTranslationsStore {
             }
             rounds.next(op).await?;
             (meta, item) = self.read(op, document, id).await?;
+            confirmed = false;
         }
     }
 }

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `/translations/list` | [`TranslationsStore::list`] | first page: 1 `Query` on [`attr::BY_SEQ`] when it holds the whole document, + 1 `GetItem` of the meta when more follow; with a cursor: `GetItem` + `Query` + `GetItem` (1 `GetItem` when nothing lies below the cursor; none for a cursor ≤ 1) |
 //! | `/translations/create` | [`TranslationsStore::create`] | 1 `BatchGetItem` + 1 `TransactWriteItems` |
-//! | `/translations/promote` | [`TranslationsStore::promote`] | 1 `BatchGetItem` + 1 `TransactWriteItems`; absent: 1 `BatchGetItem` (+ 1 `TransactGetItems` when the id is only left over from a cleared generation) |
+//! | `/translations/promote` | [`TranslationsStore::promote`] | 1 `BatchGetItem` + 1 `TransactWriteItems`; absent: 1 `BatchGetItem` (+ 2 `GetItem`, the meta then the translation, when the id is only left over from a cleared generation) |
 //! | `/translations/markAdopted` | [`TranslationsStore::mark_adopted`] | as promote; with `collapseHistory`, + the sweep: 1 keys-only `Query` + 1 `TransactWriteItems` per 100 translations deleted |
 //! | `/translations/clear` | [`TranslationsStore::clear`] | 1 `Query` (the meta and the highest) + 1 `TransactWriteItems` + the sweep; an empty document: 1 `Query` |
 //!
@@ -83,8 +83,10 @@
 //!
 //! `promote` and `markAdopted` read the meta and the translation in one `BatchGetItem` (also
 //! read-committed); the transaction's conditions on both versions make the pair exact when it is
-//! written. When the pair says "absent" because the item is of another generation, which nothing
-//! would validate, a `TransactGetItems` snapshot decides.
+//! written. When the pair says "absent" because the item is of an older generation, which nothing
+//! would validate, the meta and then the translation are read again, one after the other: a
+//! translation's generation only grows, so one still older than the meta read before it was
+//! garbage at that moment.
 //!
 //! # Exactly once
 //!

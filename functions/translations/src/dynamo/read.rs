@@ -1,12 +1,11 @@
 //! The reads of the DynamoDB store: a translation with its document's meta (one `BatchGetItem`,
-//! or a `TransactGetItems` snapshot), the meta alone, and the pages of `list`, each checked to be
+//! or two `GetItem` one after the other), the meta alone, and the pages of `list`, each checked to be
 //! one consistent view (see the crate documentation, "Reads: one consistent view").
 
 use super::{attr, build_error, number, DynamoTranslationsStore, Meta, Stored};
 use crate::model::Document;
-use crate::rounds::Rounds;
 use crate::store::Page;
-use aws_sdk_dynamodb::types::{Get, KeysAndAttributes, Select, TransactGetItem};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, Select};
 use shared::dynamo::{s, store_error, Item};
 use shared::{Key, StoreError};
 
@@ -91,50 +90,27 @@ impl DynamoTranslationsStore {
         ))
     }
 
-    /// The same two items in one `TransactGetItems`: a snapshot of one moment.
-    pub(super) async fn snapshot(
+    /// The same two items read one after the other, the meta first. A translation only ever moves
+    /// to a newer generation, so one read after the meta that is of an older generation than the
+    /// meta was garbage when the meta was read: absent then (see [`super::classify`]).
+    pub(super) async fn confirm(
         &self,
         op: &str,
         document: &Document,
         id: &Key,
     ) -> Result<(Meta, Option<Stored>), StoreError> {
         let dk = attr::document_key(document);
-        let get = |sk: String| -> Result<TransactGetItem, StoreError> {
-            let get = Get::builder()
-                .table_name(&self.table)
-                .set_key(Some(Self::key(&dk, &sk)))
-                .build()
-                .map_err(build_error)?;
-            Ok(TransactGetItem::builder().get(get).build())
-        };
-        let items = vec![
-            get(attr::META.to_owned())?,
-            get(attr::translation_key(id.as_str()))?,
-        ];
-        let mut rounds = Rounds::new();
-        loop {
-            let result = self
-                .client
-                .transact_get_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(output) => {
-                    let responses = output.responses();
-                    let item = |i: usize| responses.get(i).and_then(|r| r.item());
-                    return Ok((Meta::from_item(item(0))?, Stored::of(item(1), id)?));
-                }
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-                {
-                    rounds.next(op).await?;
-                }
-                Err(err) => return Err(store_error(op, err)),
-            }
-        }
+        let meta = self.meta(op, &dk, false).await?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&dk, &attr::translation_key(id.as_str()))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(op, e))?;
+        Ok((meta, Stored::of(output.item.as_ref(), id)?))
     }
 
     /// The document's meta, strongly consistent; only its version with `version_only`.
