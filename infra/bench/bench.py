@@ -121,6 +121,8 @@ BUDGETS = {
     "/transit/listTranscripts": 2, "/transit/saveTranscript": 2, "/transit/clearTranscripts": 2,
     "/transit/removeTranscript": 2, "/transit/getCalendarToken": 1, "/transit/setCalendarToken": 1,
     "/transit/clearCalendarToken": 1,
+    "/translations/list": 3, "/translations/create": 2, "/translations/promote": 2,
+    "/translations/clear": 4, "/translations/markAdopted": 4,
 }
 
 

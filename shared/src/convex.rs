@@ -113,7 +113,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 38] = [
+pub const FUNCTIONS: [Function; 43] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -170,6 +170,11 @@ pub const FUNCTIONS: [Function; 38] = [
     query("transit:getCalendarToken", "/transit/getCalendarToken"),
     mutation("transit:setCalendarToken", "/transit/setCalendarToken"),
     mutation("transit:clearCalendarToken", "/transit/clearCalendarToken"),
+    query("translations:list", "/translations/list"),
+    mutation("translations:create", "/translations/create"),
+    mutation("translations:promote", "/translations/promote"),
+    mutation("translations:clear", "/translations/clear"),
+    mutation("translations:markAdopted", "/translations/markAdopted"),
 ];
 
 /// The function a client's `path` names. Convex accepts the module with or without its `.js`
@@ -362,11 +367,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_38_unique_names_twelve_of_them_queries() {
+    fn the_table_has_43_unique_names_thirteen_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 38);
+        assert_eq!(names.len(), 43);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 38, "one route per function");
+        assert_eq!(paths.len(), 43, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -387,6 +392,7 @@ mod tests {
                 "workspaceLayouts:getWorkspaceLayout",
                 "transit:listTranscripts",
                 "transit:getCalendarToken",
+                "translations:list",
             ])
         );
         for f in FUNCTIONS {
@@ -400,7 +406,7 @@ mod tests {
         assert_eq!(function("users:getUser").unwrap().path, "/users/get");
         assert_eq!(function("users.js:getUser").unwrap().path, "/users/get");
         for unknown in [
-            "translations:list",
+            "translations:listAll",
             "users",
             "users:get",
             "users/getUser",
@@ -410,8 +416,8 @@ mod tests {
             assert_eq!(function(unknown), None, "{unknown}");
         }
         assert_eq!(
-            not_found_message("translations:list"),
-            "Could not find public function for 'translations:list'"
+            not_found_message("translations:listAll"),
+            "Could not find public function for 'translations:listAll'"
         );
     }
 

@@ -23,7 +23,7 @@
 //!   of up to 1 MiB split over items as the service writes them.
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.
-//! - Tables the service does not hold (`translations`, ...) are reported and skipped.
+//! - Tables the service does not hold (`feature_flags`, ...) are reported and skipped.
 
 pub mod snapshot;
 
@@ -302,7 +302,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 10] = [
+const KNOWN: [&str; 11] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -313,6 +313,7 @@ const KNOWN: [&str; 10] = [
     workspace_layouts::Import::CONVEX_TABLE,
     transit::import::TranscriptImport::CONVEX_TABLE,
     transit::import::CalendarTokenImport::CONVEX_TABLE,
+    translations::Import::CONVEX_TABLE,
 ];
 
 /// Imports `snapshot` into `target`.
@@ -334,6 +335,7 @@ pub async fn run(
         read::<workspace_layouts::Import>(snapshot, &exported)?,
         read::<transit::import::TranscriptImport>(snapshot, &exported)?,
         read::<transit::import::CalendarTokenImport>(snapshot, &exported)?,
+        read::<translations::Import>(snapshot, &exported)?,
     ];
     let mut unknown = Vec::new();
     for table in exported.iter().filter(|t| !KNOWN.contains(&t.as_str())) {

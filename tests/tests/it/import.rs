@@ -296,8 +296,24 @@ impl Fixture {
                 (
                     "translations",
                     lines(vec![
-                        doc("t1", 1u64, json!({ "text": "hola" })),
-                        doc("t2", 2u64, json!({ "text": "adios" })),
+                        doc("x1", 1u64, Self::translation("tr-1", "doc-t", 1)),
+                        doc("x2", 2u64, Self::translation("tr-2", "doc-t", 3)),
+                        doc("x3", 3u64, Self::translation("tr-1", "doc-t", 4)),
+                        doc("x4", 4u64, Self::translation("tr-1", "doc-u", 1)),
+                        doc("x5", 5u64, Self::translation("tr-5", "doc-t", 0)),
+                        doc("x6", 6u64, {
+                            let mut t = Self::translation("tr-6", "doc-t", 6);
+                            t["text"] = json!("hola");
+                            t
+                        }),
+                        doc("x7", 7u64, Self::translation("tr-7", "doc-t", 3)),
+                    ]),
+                ),
+                (
+                    "feature_flags",
+                    lines(vec![
+                        doc("f1", 1u64, json!({ "flag": "beta" })),
+                        doc("f2", 2u64, json!({ "flag": "gamma" })),
                     ]),
                 ),
             ],
@@ -340,6 +356,22 @@ impl Fixture {
             doc("to-null", 6000u64, null_summary),
         ]);
         docs
+    }
+
+    /// A translation of account `acc-t`; `tr-1` of `doc-t` has every optional field.
+    fn translation(id: &str, document: &str, index: u64) -> Value {
+        let mut t = json!({
+            "id": id, "accountId": "acc-t", "documentId": document, "sequenceIndex": index,
+            "createdAt": "2025-03-01T00:00:00.000Z", "updatedAt": "2025-03-02T00:00:00.000Z",
+            "sourceText": format!("source {id}"), "sourceLanguageCode": "unknown", "targetLanguageCode": "de",
+            "translatedText": format!("text {id}"), "keepOriginalApplied": true, "provider": "openai",
+        });
+        if id == "tr-1" && document == "doc-t" && index == 1 {
+            t["keepOriginalApplied"] = json!(false);
+            t["adoptedAt"] = json!("2025-03-02T00:00:00.000Z");
+            t["metadata"] = json!({ "model": "gpt", "tokensUsed": 12.5 });
+        }
+        t
     }
 
     fn full_account() -> Value {
@@ -471,7 +503,8 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
         ("workspace_layouts", 4, 2, 2),
         ("transit_transcripts", 208, 203, 5),
         ("transit_calendar_tokens", 2, 1, 1),
-        ("translations", 2, 0, 0),
+        ("translations", 7, 3, 4),
+        ("feature_flags", 2, 0, 0),
     ]
     .into_iter()
     .map(|(t, r, w, s)| (t.to_owned(), r, w, s))
@@ -644,6 +677,26 @@ async fn assert_every_record_reads_back(app: &TestApp) {
             .await,
         Value::Null
     );
+    assert_eq!(
+        app.ok(
+            "/translations/list",
+            json!({ "accountId": "acc-t", "documentId": "doc-t" })
+        )
+        .await,
+        json!({ "items": [
+            Fixture::translation("tr-2", "doc-t", 3),
+            Fixture::translation("tr-1", "doc-t", 1),
+        ] }),
+        "highest index first, the gap kept"
+    );
+    assert_eq!(
+        app.ok(
+            "/translations/list",
+            json!({ "accountId": "acc-t", "documentId": "doc-u" })
+        )
+        .await,
+        json!({ "items": [Fixture::translation("tr-1", "doc-u", 1)] })
+    );
 }
 
 /// The fixture's workspace layouts, read back through the routes.
@@ -673,7 +726,7 @@ async fn a_snapshot_imports_and_every_record_reads_back_through_the_routes(under
         .expect("the import runs");
     assert_eq!(counts(&report), expected_counts());
     assert_eq!(
-        report.table("translations").map(|t| t.kind),
+        report.table("feature_flags").map(|t| t.kind),
         Some(TableKind::Unknown)
     );
     let app = spawn_app(under.store.clone()).await;
@@ -757,8 +810,24 @@ async fn bad_documents_are_reported_with_table_line_and_reason(under: Under) {
             ),
         ]
     );
+    assert_eq!(
+        skipped("translations"),
+        [
+            (
+                3,
+                "duplicate of line 1 (accountId acc-t, documentId doc-t, id tr-1); the document created first is imported"
+                    .to_owned()
+            ),
+            (5, "sequenceIndex: expected an integer from 1 to 9007199254740991".to_owned()),
+            (6, "unknown field `text`".to_owned()),
+            (
+                7,
+                "sequenceIndex 3 is taken in its document by line 2, created first".to_owned()
+            ),
+        ]
+    );
     let summary = report.to_string();
-    assert!(summary.contains("translations"), "{summary}");
+    assert!(summary.contains("feature_flags"), "{summary}");
     assert!(
         summary.contains("not a table of this service: skipped"),
         "{summary}"
@@ -845,7 +914,7 @@ async fn strict_stops_before_writing_anything(under: Under) {
     .await;
     match result {
         Err(ImportError::Strict { count, report }) => {
-            assert_eq!(count, 18);
+            assert_eq!(count, 22);
             assert_eq!(report.written(), 0);
         }
         other => panic!("expected a strict stop, got {other:?}"),
@@ -923,9 +992,40 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
         .clone();
     assert_ne!(rotated, json!(SECRET_1));
 
+    let doc_t = json!({ "accountId": "acc-t", "documentId": "doc-t" });
+    let mut later = doc_t.clone();
+    later["payload"] = json!({ "translationId": "tr-later", "sourceText": "s", "sourceLanguageCode": "en",
+        "targetLanguageCode": "fr", "translatedText": "t", "keepOriginalApplied": true, "provider": "p" });
+    assert_eq!(
+        app.ok("/translations/create", later.clone()).await["historySize"],
+        4,
+        "the imported meta holds the snapshot's highest index"
+    );
+    let mut promote = doc_t.clone();
+    promote["translationId"] = json!("tr-1");
+    app.ok("/translations/promote", promote).await;
+    let mut keep = doc_t.clone();
+    keep["keepLatest"] = json!(true);
+    assert_eq!(
+        app.ok("/translations/clear", keep).await,
+        json!({ "deletedCount": 2 })
+    );
+
     import(&path, &under.target, Options::default())
         .await
         .expect("the second import runs");
+    assert_eq!(
+        app.ok("/translations/list", doc_t.clone()).await,
+        json!({ "items": [
+            Fixture::translation("tr-2", "doc-t", 3),
+            Fixture::translation("tr-1", "doc-t", 1),
+        ] }),
+        "the snapshot's history again, the later translations gone"
+    );
+    assert_eq!(
+        app.ok("/translations/create", later).await["historySize"],
+        4
+    );
     assert_eq!(
         app.ok("/provisioning/findActive", find_active).await["credential"]["id"],
         json!("cred-new"),

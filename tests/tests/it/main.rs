@@ -15,5 +15,7 @@ mod provisioning;
 mod session;
 mod template;
 mod transit;
+mod translations;
+mod translations_wire;
 mod users;
 mod workspace_layouts;
