@@ -185,6 +185,9 @@ pub fn dynamodb_endpoint() -> String {
     )
 }
 
+/// How many test runs create their tables at once (see [`DynamoTables::create_on`]).
+static CREATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Fresh DynamoDB tables for one test: every table of the template, under a unique prefix.
 pub struct DynamoTables {
     /// A client counting its calls.
@@ -216,12 +219,31 @@ impl DynamoTables {
     }
 
     /// Creates the tables on `endpoint`.
+    ///
+    /// Creating tables is test setup, not a request path: it gets a minute per call instead of the
+    /// service's 4 s (DynamoDB Local takes longer than that to create a table when a suite creates
+    /// dozens at once on a loaded machine), and at most [`CREATING`] test runs create at a time.
     pub async fn create_on(endpoint: &str) -> Self {
         let (client, calls) = Self::client_for(endpoint).await;
         let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
-        devserver::create_tables(&client, &prefix)
-            .await
-            .expect("tables are created");
+        let setup = shared::dynamo::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .timeout_config(
+                    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                        .operation_timeout(Duration::from_secs(60))
+                        .operation_attempt_timeout(Duration::from_secs(60))
+                        .build(),
+                )
+                .build(),
+        );
+        {
+            let _turn = CREATING.acquire().await.expect("never closed");
+            devserver::create_tables(&setup, &prefix)
+                .await
+                .expect("tables are created");
+        }
         calls.take();
         Self {
             client,
