@@ -16,8 +16,10 @@ mod pipelines;
 mod provisioning;
 mod session;
 mod soak;
+mod transit;
 mod translations;
 mod users;
+mod workspace_layouts;
 
 use devserver::Store;
 use serde_json::{json, Value};
