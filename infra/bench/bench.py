@@ -130,6 +130,11 @@ BUDGETS = {
     "/pipelines/create": 1, "/pipelines/update": 1, "/pipelines/delete": 2,
     "/pipelines/recordRun": 1, "/pipelines/listRuns": 1,
     "/workspaceLayouts/get": 1, "/workspaceLayouts/save": 1, "/workspaceLayouts/clear": 1,
+    "/transit/listTranscripts": 2, "/transit/saveTranscript": 2, "/transit/clearTranscripts": 2,
+    "/transit/removeTranscript": 2, "/transit/getCalendarToken": 1, "/transit/setCalendarToken": 1,
+    "/transit/clearCalendarToken": 1,
+    "/translations/list": 3, "/translations/create": 2, "/translations/promote": 2,
+    "/translations/clear": 4, "/translations/markAdopted": 4,
 }
 
 

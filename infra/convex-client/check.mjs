@@ -8,7 +8,7 @@
 //
 //   CONVEX_CLIENT_DIR=... node infra/convex-client/check.mjs <base url> <admin key>
 //
-// Exits 0 and prints "convex-client: all 31 functions answered as the contract says" when every
+// Exits 0 and prints "convex-client: all 43 functions answered as the contract says" when every
 // check passed; otherwise prints the first failure and exits 1.
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -24,7 +24,7 @@ const { ConvexHttpClient } = require("convex/browser");
 const { anyApi } = require("convex/server");
 const { version } = require("convex/package.json");
 
-// The 31 functions and their kinds (CONTRACT: ten queries, the rest mutations).
+// The 43 functions and their kinds (CONTRACT: thirteen queries, the rest mutations).
 const QUERIES = new Set([
   "history:list",
   "provisioning:findActiveCredential",
@@ -36,6 +36,9 @@ const QUERIES = new Set([
   "pipelines:get",
   "pipelines:findByWebhookSecret",
   "workspaceLayouts:getWorkspaceLayout",
+  "transit:listTranscripts",
+  "transit:getCalendarToken",
+  "translations:list",
 ]);
 const MUTATIONS = new Set([
   "account:getOrCreate",
@@ -59,6 +62,15 @@ const MUTATIONS = new Set([
   "pipelines:recordRun",
   "workspaceLayouts:saveWorkspaceLayout",
   "workspaceLayouts:clearWorkspaceLayout",
+  "transit:saveTranscript",
+  "transit:clearTranscripts",
+  "transit:removeTranscript",
+  "transit:setCalendarToken",
+  "transit:clearCalendarToken",
+  "translations:create",
+  "translations:promote",
+  "translations:clear",
+  "translations:markAdopted",
 ]);
 
 // The admin key as `fetchQuery(..., { adminToken })` sends it: `Authorization: Convex <key>`.
@@ -236,9 +248,87 @@ async function workspaceLayouts() {
   assert.equal(await query("workspaceLayouts:getWorkspaceLayout", { userId: "u1" }), null);
 }
 
+async function transit() {
+  // The app's TransitTranscriptionRecord: nulls for summary, cleanup and language; no confidence.
+  const record = {
+    userId: "u1", transcriptId: "t1", title: "Standup", transcript: "Hi.", durationMs: 900.5,
+    segments: [{ index: 0, startMs: 0, endMs: 900.5, text: "Hi." }], createdAt: "2026-01-01T09:00:00.000Z", source: "microphone",
+  };
+  const returned = {
+    id: "t1", title: "Standup", transcript: "Hi.", segments: record.segments, summary: null, cleanup: null, language: null,
+    durationMs: 900.5, createdAt: record.createdAt, source: "microphone",
+  };
+  assert.deepEqual(await mutation("transit:saveTranscript", { record }), { record: returned });
+  const newer = { ...record, transcriptId: "t2", createdAt: "2026-01-01T10:00:00.000Z", confidence: 0.5, language: "en" };
+  await mutation("transit:saveTranscript", { record: newer });
+  const list = await query("transit:listTranscripts", { userId: "u1" });
+  assert.deepEqual(list.map((t) => t.id), ["t2", "t1"]);
+  assert.equal(list[0].confidence, 0.5);
+  assert.deepEqual(await query("transit:listTranscripts", { userId: "u1", limit: NaN }), [], "NaN travels as $float");
+  assert.equal((await query("transit:listTranscripts", { userId: "u1", limit: Infinity })).length, 2);
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: true });
+  assert.deepEqual(await mutation("transit:removeTranscript", { userId: "u1", transcriptId: "t2" }), { removed: false });
+  assert.deepEqual(await mutation("transit:clearTranscripts", { userId: "u1" }), { cleared: 1 });
+  assert.equal(await query("transit:getCalendarToken", { userId: "u1" }), null);
+  const token = { userId: "u1", encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: [] };
+  assert.deepEqual(await mutation("transit:setCalendarToken", token), { updated: false });
+  assert.deepEqual(await mutation("transit:setCalendarToken", { ...token, scope: ["calendar"] }, bearer), { updated: true });
+  const stored = await query("transit:getCalendarToken", { userId: "u1" });
+  assert.ok(recent(stored.updatedAt));
+  assert.deepEqual(stored, { encryptedPayload: "iv:cipher:tag", expiresAt: 1767229200000, scope: ["calendar"], updatedAt: stored.updatedAt });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: true });
+  assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: false });
+  // A bad argument names the field, never the secret.
+  await rejects(mutation("transit:setCalendarToken", { ...token, expiresAt: "soon" }), "expiresAt: expected a number, got a string");
+async function translations() {
+  // As the app's translation routes call them (CONTRACT.md §7.9).
+  const doc = { accountId: "u1", documentId: "doc-1" };
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [] });
+  const payload = (text) => ({
+    sourceText: text, sourceLanguageCode: "unknown", targetLanguageCode: "fr", translatedText: `${text} (fr)`,
+    keepOriginalApplied: true, provider: "openai",
+  });
+  const first = await mutation("translations:create", { ...doc, payload: payload("Hello") });
+  assert.equal(first.historySize, 1);
+  const t1 = first.translation;
+  assert.match(t1.id, uuid);
+  assert.ok(isoRecent(t1.createdAt));
+  assert.deepEqual(t1, {
+    id: t1.id, accountId: "u1", documentId: "doc-1", sequenceIndex: 1, createdAt: t1.createdAt, updatedAt: t1.createdAt,
+    ...payload("Hello"),
+  });
+  const second = await mutation("translations:create", { ...doc, payload: { ...payload("Bye"), translationId: "t-2", metadata: { model: "m", tokensUsed: 12.5 } } });
+  assert.equal(second.historySize, 2);
+  assert.deepEqual(second.translation.metadata, { model: "m", tokensUsed: 12.5 });
+  const page = await query("translations:list", { ...doc, limit: 1 });
+  assert.deepEqual(page, { items: [second.translation], nextCursor: "2" });
+  assert.deepEqual(await query("translations:list", { ...doc, cursor: page.nextCursor }), { items: [t1] });
+  // NaN and Infinity travel as {"$float": ...}: the default page of 20.
+  assert.deepEqual(await query("translations:list", { ...doc, limit: NaN }), { items: [second.translation, t1] });
+  assert.deepEqual(await query("translations:list", { ...doc, limit: Infinity, cursor: " 2x" }), { items: [t1] });
+  const promoted = await mutation("translations:promote", { ...doc, translationId: t1.id });
+  assert.equal(promoted.reordered, true);
+  assert.equal(promoted.translation.sequenceIndex, 3);
+  assert.deepEqual(await mutation("translations:promote", { ...doc, translationId: "nope" }), { translation: null, reordered: false });
+  const adopted = await mutation("translations:markAdopted", { ...doc, translationId: "t-2", collapseHistory: true });
+  assert.equal(adopted.collapsed, true);
+  assert.equal(adopted.translation.sequenceIndex, 1);
+  assert.equal(adopted.translation.keepOriginalApplied, false);
+  assert.equal(adopted.translation.adoptedAt, adopted.translation.updatedAt);
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [adopted.translation] });
+  assert.deepEqual(await mutation("translations:markAdopted", { ...doc, translationId: "nope" }), { translation: null, collapsed: false });
+  assert.deepEqual(await mutation("translations:clear", { ...doc, keepLatest: true }), { deletedCount: 0 });
+  assert.deepEqual(await mutation("translations:clear", { ...doc }), { deletedCount: 1 });
+  assert.deepEqual(await query("translations:list", { ...doc }), { items: [] });
+  await rejects(
+    mutation("translations:create", { ...doc, payload: { ...payload("x"), metadata: { x: 1 } } }),
+    "payload.metadata.x: unknown field `x`, expected `model` or `tokensUsed`",
+  );
+}
+
 async function errors() {
   // Modules the app calls that this service does not have: the exact text the app falls back on.
-  await rejects(admin.query(anyApi.translations.list, {}), "Could not find public function for 'translations:list'");
+  await rejects(admin.query(anyApi.translations.listAll, {}), "Could not find public function for 'translations:listAll'");
   await rejects(admin.mutation(anyApi.transit.saveDepartures, {}), "Could not find public function for 'transit:saveDepartures'");
   // A query called as a mutation.
   await rejects(admin.mutation(anyApi.users.getUser, { clerkId: "u1" }), "Trying to execute users:getUser as Mutation, but it is defined as Query.");
@@ -259,9 +349,11 @@ try {
   await users();
   await pipelines();
   await workspaceLayouts();
+  await transit();
+  await translations();
   await errors();
   const all = new Set([...QUERIES, ...MUTATIONS]);
-  assert.equal(all.size, 31);
+  assert.equal(all.size, 43);
   assert.deepEqual([...called].sort(), [...all].sort(), "every function was called");
 } catch (err) {
   console.error(`convex-client (convex@${version}) against ${base}: FAILED`);

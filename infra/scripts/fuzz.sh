@@ -8,7 +8,8 @@
 #
 #   infra/scripts/fuzz.sh            the bounded run (FUZZ_MAX_EXAMPLES per operation, default 100)
 #
-# Settings: FUZZ_MAX_EXAMPLES, FUZZ_SEED (default 1: reproducible), FUZZ_WORKERS (default 2).
+# Settings: FUZZ_MAX_EXAMPLES, FUZZ_SEED (default 1: reproducible), FUZZ_WORKERS (default 2),
+# FUZZ_INCLUDE_PATH_REGEX (only the matching routes, e.g. '^/transit/').
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -57,7 +58,7 @@ repo="$PWD"
 (cd "$work" && "$bin/schemathesis" run "$repo/openapi.yaml" \
   --url "http://127.0.0.1:$port" \
   --header "Authorization: Bearer $key" \
-  --checks all \
+  --checks all ${FUZZ_INCLUDE_PATH_REGEX:+--include-path-regex "$FUZZ_INCLUDE_PATH_REGEX"} \
   --phases examples,coverage,fuzzing \
   --mode all \
   --max-examples "$max_examples" \

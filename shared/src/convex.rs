@@ -24,7 +24,7 @@
 //! | a query sent to `/api/mutation` or the reverse | `560` | errorMessage `Trying to execute <name> as <Kind>, but it is defined as <Kind>.` | invalid request |
 //! | store outage, a bug | `560` | errorMessage as the HTTP route's error message | failure |
 //! | envelope not as above (not JSON, unknown field, other format, not one argument object) | `400` | CONTRACT.md §3 body | invalid request |
-//! | body over 1 MiB | `413` | CONTRACT.md §3 body | invalid request |
+//! | body over 1 MiB (over the function's route's own limit, if it has one: [`crate::Routes::max_body`]) | `413` | CONTRACT.md §3 body | invalid request |
 //! | not POST | `405` (`Allow: POST`) | CONTRACT.md §3 body | invalid request |
 //! | auth failed | `401` | CONTRACT.md §3 body (the client shows it as the error) | unauthorized |
 //! | no admin token configured | `500` | CONTRACT.md §3 body | missing admin token |
@@ -39,7 +39,7 @@
 use crate::args::Arg;
 use crate::error::ApiError;
 use crate::parse::{parse_args, MAX_KEY_BYTES};
-use crate::service::{Request, Response, Service, MAX_BODY_BYTES};
+use crate::service::{body_too_large, Request, Response, Service, MAX_BODY_BYTES};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,7 +113,7 @@ const fn mutation(name: &'static str, path: &'static str) -> Function {
 
 /// Every public function, mapped to the route that serves it. This table is the whole dispatch:
 /// the handlers are the route tables' own.
-pub const FUNCTIONS: [Function; 31] = [
+pub const FUNCTIONS: [Function; 43] = [
     mutation("account:getOrCreate", "/account/getOrCreate"),
     mutation("account:updateAccount", "/account/updateAccount"),
     mutation("account:recordUsage", "/account/recordUsage"),
@@ -163,6 +163,18 @@ pub const FUNCTIONS: [Function; 31] = [
         "workspaceLayouts:clearWorkspaceLayout",
         "/workspaceLayouts/clear",
     ),
+    query("transit:listTranscripts", "/transit/listTranscripts"),
+    mutation("transit:saveTranscript", "/transit/saveTranscript"),
+    mutation("transit:clearTranscripts", "/transit/clearTranscripts"),
+    mutation("transit:removeTranscript", "/transit/removeTranscript"),
+    query("transit:getCalendarToken", "/transit/getCalendarToken"),
+    mutation("transit:setCalendarToken", "/transit/setCalendarToken"),
+    mutation("transit:clearCalendarToken", "/transit/clearCalendarToken"),
+    query("translations:list", "/translations/list"),
+    mutation("translations:create", "/translations/create"),
+    mutation("translations:promote", "/translations/promote"),
+    mutation("translations:clear", "/translations/clear"),
+    mutation("translations:markAdopted", "/translations/markAdopted"),
 ];
 
 /// The function a client's `path` names. Convex accepts the module with or without its `.js`
@@ -273,13 +285,22 @@ impl ConvexService {
         if req.method != "POST" {
             return Err(Failure::Http(ApiError::MethodNotAllowed(req.path.clone())));
         }
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Failure::Http(ApiError::PayloadTooLarge(format!(
-                "request body is {} bytes, over the {MAX_BODY_BYTES} byte limit",
-                body.len()
-            ))));
+        // A body over 1 MiB is read only when a route takes more, and then kept only if its
+        // function is such a route (checked once the function is known).
+        let size = body.len();
+        let routes = self.service.routes();
+        let largest = routes.largest_body().unwrap_or(0).max(MAX_BODY_BYTES);
+        if size > largest {
+            return Err(Failure::Http(body_too_large(size, MAX_BODY_BYTES)));
         }
-        let envelope: Envelope = parse_args(&body).map_err(Failure::Http)?;
+        let envelope: Envelope = match parse_args(&body) {
+            Ok(envelope) => envelope,
+            Err(_) if size > MAX_BODY_BYTES => {
+                return Err(Failure::Http(body_too_large(size, MAX_BODY_BYTES)))
+            }
+            Err(err) => return Err(Failure::Http(err)),
+        };
+        drop(body);
         let invalid = |message: &str| Failure::Http(ApiError::InvalidArgument(message.into()));
         if envelope.path.is_empty() || envelope.path.len() > MAX_KEY_BYTES {
             return Err(invalid("path: must be a function name of 1 to 1024 bytes"));
@@ -308,11 +329,15 @@ impl ConvexService {
                 found.kind.name()
             ))));
         }
-        let Some(handler) = self.service.routes().get_args(found.path) else {
+        let Some(handler) = routes.get_args(found.path) else {
             return Err(Failure::Function(ApiError::InvalidArgument(
                 not_found_message(&envelope.path),
             )));
         };
+        let limit = routes.max_body(found.path).unwrap_or(MAX_BODY_BYTES);
+        if size > limit {
+            return Err(Failure::Http(body_too_large(size, limit)));
+        }
         let args = Arg::decode(args).map_err(Failure::Function)?;
         handler(args).await.map_err(Failure::Function)
     }
@@ -342,11 +367,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_table_has_31_unique_names_ten_of_them_queries() {
+    fn the_table_has_43_unique_names_thirteen_of_them_queries() {
         let names: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
-        assert_eq!(names.len(), 31);
+        assert_eq!(names.len(), 43);
         let paths: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
-        assert_eq!(paths.len(), 31, "one route per function");
+        assert_eq!(paths.len(), 43, "one route per function");
         let queries: BTreeSet<&str> = FUNCTIONS
             .iter()
             .filter(|f| f.kind == Kind::Query)
@@ -365,6 +390,9 @@ mod tests {
                 "pipelines:get",
                 "pipelines:findByWebhookSecret",
                 "workspaceLayouts:getWorkspaceLayout",
+                "transit:listTranscripts",
+                "transit:getCalendarToken",
+                "translations:list",
             ])
         );
         for f in FUNCTIONS {
@@ -378,7 +406,7 @@ mod tests {
         assert_eq!(function("users:getUser").unwrap().path, "/users/get");
         assert_eq!(function("users.js:getUser").unwrap().path, "/users/get");
         for unknown in [
-            "translations:list",
+            "translations:listAll",
             "users",
             "users:get",
             "users/getUser",
@@ -388,8 +416,8 @@ mod tests {
             assert_eq!(function(unknown), None, "{unknown}");
         }
         assert_eq!(
-            not_found_message("translations:list"),
-            "Could not find public function for 'translations:list'"
+            not_found_message("translations:listAll"),
+            "Could not find public function for 'translations:listAll'"
         );
     }
 

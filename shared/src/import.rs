@@ -39,6 +39,9 @@ pub trait ImportTable {
     const CONVEX_TABLE: &'static str;
     /// The DynamoDB tables its documents are written to; [`ImportTable::items`] names them by index.
     const TABLES: &'static [TableRef];
+    /// The largest record taken, in bytes of its JSON: DynamoDB's item limit, unless the group
+    /// splits a record over several items.
+    const MAX_RECORD_BYTES: usize = crate::MAX_ITEM_BYTES;
     /// A document's record, as CONTRACT.md §5 types it.
     type Record: DeserializeOwned + Serialize + Send + Sync + 'static;
 

@@ -65,11 +65,12 @@ impl Surface for Functions {
 }
 
 /// One route: its handler, entered from a body or from decoded arguments (each when the table's
-/// [`Surface`] has it).
+/// [`Surface`] has it), and its own request body limit, if it has one.
 #[derive(Clone)]
 struct Route {
     body: Option<Handler>,
     args: Option<ArgsHandler>,
+    max_body: Option<usize>,
 }
 
 /// The routes of a table by path, as a service looks them up (see [`Routes::into_table`]).
@@ -90,6 +91,17 @@ impl RouteTable {
     /// Every path, sorted.
     pub fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.0.keys().copied()
+    }
+
+    /// The body limit of `path` when the route has its own (see [`Routes::max_body`]); else the
+    /// service's.
+    pub fn max_body(&self, path: &str) -> Option<usize> {
+        self.0.get(path).and_then(|route| route.max_body)
+    }
+
+    /// The largest body limit a route of the table has of its own, if any.
+    pub fn largest_body(&self) -> Option<usize> {
+        self.0.values().filter_map(|route| route.max_body).max()
     }
 }
 
@@ -157,10 +169,29 @@ impl<T: Surface> Routes<T> {
                 Box::pin(async move { call(parse_with(args)?).await }) as BoxFuture<'static, _>
             }) as ArgsHandler
         });
+        let route = Route {
+            body,
+            args,
+            max_body: None,
+        };
         assert!(
-            self.table.0.insert(path, Route { body, args }).is_none(),
+            self.table.0.insert(path, route).is_none(),
             "route {path} declared twice"
         );
+        self
+    }
+
+    /// Gives the route `path` a request body limit of its own, `bytes`, instead of the service's
+    /// ([`crate::service::MAX_BODY_BYTES`]), on both surfaces (a route that takes a large record,
+    /// checked again after parsing).
+    ///
+    /// # Panics
+    /// When `path` is not in the table.
+    pub fn max_body(mut self, path: &'static str, bytes: usize) -> Self {
+        match self.table.0.get_mut(path) {
+            Some(route) => route.max_body = Some(bytes),
+            None => panic!("max_body for {path}, which is not a route of the table"),
+        }
         self
     }
 
@@ -218,6 +249,17 @@ mod tests {
             &state,
             |_: Arc<()>, args: serde_json::Value| async move { Ok(args) },
         )
+    }
+
+    #[test]
+    fn a_route_may_have_a_body_limit_of_its_own() {
+        let table = echo::<Both>().into_table();
+        assert_eq!(table.max_body("/test/echo"), None);
+        assert_eq!(table.largest_body(), None);
+        let table = echo::<Both>().max_body("/test/echo", 5).into_table();
+        assert_eq!(table.max_body("/test/echo"), Some(5));
+        assert_eq!(table.max_body("/test/other"), None);
+        assert_eq!(table.largest_body(), Some(5));
     }
 
     #[tokio::test]

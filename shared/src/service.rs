@@ -9,9 +9,17 @@ use crate::routes::{RouteTable, Routes, Surface};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The largest request body accepted (1 MiB). Larger bodies get a `413` before any parsing; the
-/// stores also refuse single items over DynamoDB's 400 KB limit.
+/// The largest request body accepted (1 MiB), unless a route has a limit of its own
+/// ([`crate::Routes::max_body`]). Larger bodies get a `413` before any parsing; the stores also
+/// refuse single items over DynamoDB's 400 KB limit.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The `413` of a request body of `size` bytes over `limit`.
+pub(crate) fn body_too_large(size: usize, limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!(
+        "request body is {size} bytes, over the {limit} byte limit"
+    ))
+}
 
 /// A request as every transport hands it over.
 #[derive(Debug, Clone, Default)]
@@ -148,11 +156,9 @@ impl Service {
         if req.method != "POST" {
             return Err(ApiError::MethodNotAllowed(req.path.clone()));
         }
-        if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "request body is {} bytes, over the {MAX_BODY_BYTES} byte limit",
-                body.len()
-            )));
+        let limit = self.routes.max_body(&req.path).unwrap_or(MAX_BODY_BYTES);
+        if body.len() > limit {
+            return Err(body_too_large(body.len(), limit));
         }
         handler(body).await
     }

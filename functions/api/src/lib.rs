@@ -15,7 +15,7 @@ use shared::routes::Functions;
 use shared::{Group, Routes, SharedClock, StoreError};
 
 /// Every route group whose functions this function serves.
-pub const GROUPS: [Group; 7] = [
+pub const GROUPS: [Group; 9] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
@@ -23,6 +23,8 @@ pub const GROUPS: [Group; 7] = [
     users::GROUP,
     pipelines::GROUP,
     workspace_layouts::GROUP,
+    transit::GROUP,
+    translations::GROUP,
 ];
 
 /// How each group builds its DynamoDB routes (its `dynamo_routes`), in the order of [`GROUPS`], for
@@ -30,7 +32,7 @@ pub const GROUPS: [Group; 7] = [
 /// these, links no embedded store (taking the whole `Group` values would keep their `embedded`
 /// functions, and redb, alive) and no HTTP body parsing (see [`shared::routes::Surface`]).
 type DynamoRoutes = fn(&shared::dynamo::Client, &str, SharedClock) -> Routes<Functions>;
-const DYNAMO: [DynamoRoutes; 7] = [
+const DYNAMO: [DynamoRoutes; 9] = [
     account::dynamo_routes,
     history::dynamo_routes,
     provisioning::dynamo_routes,
@@ -38,6 +40,8 @@ const DYNAMO: [DynamoRoutes; 7] = [
     users::dynamo_routes,
     pipelines::dynamo_routes,
     workspace_layouts::dynamo_routes,
+    transit::dynamo_routes,
+    translations::dynamo_routes,
 ];
 
 /// Every group's routes on DynamoDB, table names prefixed by `prefix` (empty in production), for the

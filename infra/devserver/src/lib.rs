@@ -31,7 +31,7 @@ pub enum Store {
 }
 
 /// Every route group, mounted by the dev server. Adding a group is one line here.
-pub const GROUPS: [Group; 7] = [
+pub const GROUPS: [Group; 9] = [
     account::GROUP,
     history::GROUP,
     provisioning::GROUP,
@@ -39,6 +39,8 @@ pub const GROUPS: [Group; 7] = [
     users::GROUP,
     pipelines::GROUP,
     workspace_layouts::GROUP,
+    transit::GROUP,
+    translations::GROUP,
 ];
 
 /// Every route group's routes, on `store`.

@@ -17,10 +17,13 @@
 //!   it did in Convex; it is stored in their creation keys.
 //! - Derived data: webhook-secret lookups and list items of pipelines, the expiry index shard and
 //!   TTL attribute of sessions, the index attributes and pointers of credentials; the history cap (the newest
-//!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported).
+//!   [`history::MAX_ENTRIES`] entries per user are kept, the others reported); transit
+//!   transcripts replayed per user in `_creationTime` order into the user's index (the tie order
+//!   of equal `createdAt`, and the 200 cap, as `saveTranscript` would have applied them), bodies
+//!   of up to 1 MiB split over items as the service writes them.
 //! - Duplicates (two documents with the same key, e.g. two accounts of one user): the one Convex
 //!   created first is imported, the others reported.
-//! - Tables the service does not hold (`translations`, ...) are reported and skipped.
+//! - Tables the service does not hold (`feature_flags`, ...) are reported and skipped.
 
 pub mod snapshot;
 
@@ -299,7 +302,7 @@ impl Progress {
 }
 
 /// The service's tables, in the order they are imported.
-const KNOWN: [&str; 8] = [
+const KNOWN: [&str; 11] = [
     account::Import::CONVEX_TABLE,
     users::Import::CONVEX_TABLE,
     history::Import::CONVEX_TABLE,
@@ -308,6 +311,9 @@ const KNOWN: [&str; 8] = [
     provisioning::UsageImport::CONVEX_TABLE,
     pipelines::Import::CONVEX_TABLE,
     workspace_layouts::Import::CONVEX_TABLE,
+    transit::import::TranscriptImport::CONVEX_TABLE,
+    transit::import::CalendarTokenImport::CONVEX_TABLE,
+    translations::Import::CONVEX_TABLE,
 ];
 
 /// Imports `snapshot` into `target`.
@@ -327,6 +333,9 @@ pub async fn run(
         read::<provisioning::UsageImport>(snapshot, &exported)?,
         read::<pipelines::Import>(snapshot, &exported)?,
         read::<workspace_layouts::Import>(snapshot, &exported)?,
+        read::<transit::import::TranscriptImport>(snapshot, &exported)?,
+        read::<transit::import::CalendarTokenImport>(snapshot, &exported)?,
+        read::<translations::Import>(snapshot, &exported)?,
     ];
     let mut unknown = Vec::new();
     for table in exported.iter().filter(|t| !KNOWN.contains(&t.as_str())) {
@@ -480,10 +489,15 @@ fn parse<T: ImportTable>(line: usize, text: &str) -> Result<Doc<T::Record>, Stri
     }
     let record = T::complete(record, &convex_id)?;
     let size = serde_json::to_vec(&record).map_or(0, |bytes| bytes.len());
-    if size > shared::MAX_ITEM_BYTES {
-        return Err(format!(
-            "{size} bytes: larger than DynamoDB's 400 KB item limit"
-        ));
+    if size > T::MAX_RECORD_BYTES {
+        return Err(if T::MAX_RECORD_BYTES == shared::MAX_ITEM_BYTES {
+            format!("{size} bytes: larger than DynamoDB's 400 KB item limit")
+        } else {
+            format!(
+                "{size} bytes: larger than the {} byte limit",
+                T::MAX_RECORD_BYTES
+            )
+        });
     }
     Ok(Doc {
         line,

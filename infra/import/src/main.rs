@@ -28,7 +28,8 @@ struct Args {
     /// `aws cloudformation describe-stacks --stack-name S --query 'Stacks[0].Outputs'`.
     /// Without it, tables are named as the functions name them: ACCOUNTS_TABLE, USERS_TABLE,
     /// HISTORY_TABLE, SESSIONS_TABLE, CREDENTIALS_TABLE, PROVISIONING_USAGE_TABLE, PIPELINES_TABLE,
-    /// WORKSPACE_LAYOUTS_TABLE, or their local defaults. The endpoint, region and credentials are the SDK's usual ones
+    /// WORKSPACE_LAYOUTS_TABLE, TRANSIT_TRANSCRIPTS_TABLE, TRANSIT_CALENDAR_TOKENS_TABLE,
+    /// TRANSLATIONS_TABLE, or their local defaults. The endpoint, region and credentials are the SDK's usual ones
     /// (AWS_REGION, AWS_PROFILE, ...; DYNAMODB_ENDPOINT for DynamoDB Local).
     #[arg(long)]
     stack_outputs: Option<PathBuf>,

@@ -29,7 +29,7 @@ fn export() -> PathBuf {
     };
     write(
         "_tables/documents.jsonl",
-        "{\"name\":\"users\",\"id\":10001}\n{\"name\":\"translations\",\"id\":10002}\n",
+        "{\"name\":\"users\",\"id\":10001}\n{\"name\":\"feature_flags\",\"id\":10002}\n",
     );
     write(
         "users/documents.jsonl",
@@ -39,8 +39,8 @@ fn export() -> PathBuf {
         ),
     );
     write(
-        "translations/documents.jsonl",
-        "{\"_id\":\"t1\",\"_creationTime\":1,\"text\":\"hola\"}\n",
+        "feature_flags/documents.jsonl",
+        "{\"_id\":\"f1\",\"_creationTime\":1,\"flag\":\"beta\"}\n",
     );
     dir
 }
@@ -87,7 +87,7 @@ async fn an_export_imports_into_the_data_dir_and_a_second_run_writes_the_same() 
         summary.contains("users                              2           1        1"),
         "{summary}"
     );
-    assert!(summary.contains("translations"), "{summary}");
+    assert!(summary.contains("feature_flags"), "{summary}");
     assert!(
         summary.contains("line 2: createdAt: expected a number, got a string"),
         "{summary}"

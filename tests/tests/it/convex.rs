@@ -422,6 +422,112 @@ async fn every_function_answers_the_contracts_value(store: Store) {
         c.value("workspaceLayouts:clearWorkspaceLayout", user).await,
         json!({ "cleared": false })
     );
+    // transit
+    let record = json!({ "userId": "u1", "transcriptId": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "durationMs": 900.5,
+        "confidence": 0.9, "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    let transcript = json!({ "id": "t1", "title": "Standup", "transcript": "Hi.",
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 900.5, "text": "Hi." }], "summary": null,
+        "cleanup": null, "language": null, "durationMs": 900.5, "confidence": 0.9,
+        "createdAt": "2026-01-01T09:00:00.000Z", "source": "microphone" });
+    assert_eq!(
+        c.value("transit:saveTranscript", json!({ "record": record }))
+            .await,
+        json!({ "record": transcript })
+    );
+    assert_eq!(
+        c.value("transit:listTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!([transcript])
+    );
+    assert_eq!(
+        c.value(
+            "transit:removeTranscript",
+            json!({ "userId": "u1", "transcriptId": "t1" })
+        )
+        .await,
+        json!({ "removed": true })
+    );
+    assert_eq!(
+        c.value("transit:clearTranscripts", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": 0 })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        c.value(
+            "transit:setCalendarToken",
+            json!({ "userId": "u1", "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"] })
+        )
+        .await,
+        json!({ "updated": false })
+    );
+    assert_eq!(
+        c.value("transit:getCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "encryptedPayload": "cipher", "expiresAt": 5, "scope": ["calendar"], "updatedAt": T0 + 120_000 })
+    );
+    assert_eq!(
+        c.value("transit:clearCalendarToken", json!({ "userId": "u1" }))
+            .await,
+        json!({ "cleared": true })
+    );
+
+    // translations
+    c.clock.set(T0 + 200_000);
+    let doc = json!({ "accountId": "u1", "documentId": "d1" });
+    let with = |extra: Value| {
+        let mut args = doc.clone();
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        args
+    };
+    let translation = json!({ "id": "t1", "accountId": "u1", "documentId": "d1", "sequenceIndex": 1,
+        "createdAt": "2026-01-01T00:03:20.000Z", "updatedAt": "2026-01-01T00:03:20.000Z",
+        "sourceText": "Hello", "sourceLanguageCode": "unknown", "targetLanguageCode": "fr",
+        "translatedText": "Bonjour", "keepOriginalApplied": true, "provider": "openai" });
+    let payload = json!({ "translationId": "t1", "sourceText": "Hello", "sourceLanguageCode": "unknown",
+        "targetLanguageCode": "fr", "translatedText": "Bonjour", "keepOriginalApplied": true, "provider": "openai" });
+    assert_eq!(
+        c.value("translations:create", with(json!({ "payload": payload })))
+            .await,
+        json!({ "translation": translation, "historySize": 1 })
+    );
+    assert_eq!(
+        c.value("translations:list", doc.clone()).await,
+        json!({ "items": [translation] })
+    );
+    let mut promoted = translation.clone();
+    promoted["sequenceIndex"] = json!(2);
+    assert_eq!(
+        c.value(
+            "translations:promote",
+            with(json!({ "translationId": "t1" }))
+        )
+        .await,
+        json!({ "translation": promoted, "reordered": true })
+    );
+    let mut adopted = promoted.clone();
+    adopted["sequenceIndex"] = json!(1);
+    adopted["keepOriginalApplied"] = json!(false);
+    adopted["adoptedAt"] = json!("2026-01-01T00:03:20.000Z");
+    assert_eq!(
+        c.value(
+            "translations:markAdopted",
+            with(json!({ "translationId": "t1", "collapseHistory": true }))
+        )
+        .await,
+        json!({ "translation": adopted, "collapsed": true })
+    );
+    assert_eq!(
+        c.value("translations:clear", doc.clone()).await,
+        json!({ "deletedCount": 1 })
+    );
 
     let called = client.called.lock().unwrap().clone();
     let all: BTreeSet<&str> = FUNCTIONS.iter().map(|f| f.name).collect();
@@ -576,7 +682,7 @@ async fn a_function_called_through_the_other_kinds_endpoint_is_a_function_error(
 async fn unknown_functions_answer_the_text_the_app_recognises() {
     let client = embedded_client().await;
     for (kind, name) in [
-        (Kind::Query, "translations:list"),
+        (Kind::Query, "translations:listAll"),
         (Kind::Mutation, "transit:saveDepartures"),
         (Kind::Query, "users:get"),
         (Kind::Mutation, "pipelines:listRuns"),
@@ -1092,6 +1198,16 @@ mod round_trips {
                 "pipelines:findByWebhookSecret",
                 json!({ "secret": pipeline["webhookSecret"] }),
             ),
+            (
+                "translations:list",
+                json!({ "accountId": "u1", "documentId": "d1" }),
+            ),
+            (
+                "translations:create",
+                json!({ "accountId": "u1", "documentId": "d1", "payload": { "sourceText": "s",
+                "sourceLanguageCode": "en", "targetLanguageCode": "fr", "translatedText": "t",
+                "keepOriginalApplied": false, "provider": "p" } }),
+            ),
             ("users:ensureUser", json!({ "clerkId": "u1" })),
             (
                 "session:save",
@@ -1110,6 +1226,12 @@ mod round_trips {
                 "workspaceLayouts:clearWorkspaceLayout",
                 json!({ "userId": "u1" }),
             ),
+            ("transit:listTranscripts", json!({ "userId": "u1" })),
+            ("transit:getCalendarToken", json!({ "userId": "u1" })),
+            (
+                "transit:removeTranscript",
+                json!({ "userId": "u1", "transcriptId": "absent" }),
+            ),
         ];
         tables.calls.take();
         for (name, args) in cases {
@@ -1121,7 +1243,7 @@ mod round_trips {
             assert_eq!(tables.calls.take(), by_route, "{name}");
         }
 
-        call(app, Kind::Query, "translations:list", json!({})).await;
+        call(app, Kind::Query, "translations:listAll", json!({})).await;
         call(
             app,
             Kind::Mutation,

@@ -64,6 +64,36 @@ fn history_entry(user: &str, i: usize) -> Value {
     })
 }
 
+fn transcript(user: &str, id: &str, created_at: &str) -> Value {
+    json!({
+        "userId": user, "transcriptId": id, "title": format!("Meeting {id}"), "transcript": format!("Text of {id}."),
+        "segments": [{ "index": 0, "startMs": 0, "endMs": 1200.5, "text": format!("Text of {id}.") }],
+        "durationMs": 1200.5, "createdAt": created_at, "source": "microphone",
+    })
+}
+
+/// `transcript` as `listTranscripts` returns it.
+fn listed_transcript(value: &Value) -> Value {
+    let mut out = value.clone();
+    let fields = out.as_object_mut().unwrap();
+    fields.remove("userId");
+    let id = fields.remove("transcriptId").unwrap();
+    fields.insert("id".into(), id);
+    for nullable in ["summary", "cleanup", "language"] {
+        fields.entry(nullable).or_insert(Value::Null);
+    }
+    out
+}
+
+/// The many transcripts of `tr-many`: 203, the 3 oldest over the cap.
+fn many_transcript(i: usize) -> Value {
+    transcript(
+        "tr-many",
+        &format!("m{i:03}"),
+        &format!("2025-03-01T00:{:02}:{:02}.000Z", i / 60, i % 60),
+    )
+}
+
 /// The export: every table of the service with its odd cases, an unknown table, bad lines.
 struct Fixture {
     tables: Vec<(&'static str, Vec<String>)>,
@@ -225,6 +255,22 @@ impl Fixture {
                         ),
                     ]),
                 ),
+                ("transit_transcripts", lines(Self::transcripts())),
+                (
+                    "transit_calendar_tokens",
+                    lines(vec![
+                        doc(
+                            "tok1",
+                            1u64,
+                            json!({ "userId": "tok-user", "encryptedPayload": "iv:ciphertext:tag", "expiresAt": 1_767_229_200_000u64, "scope": [], "updatedAt": 1_767_225_600_000u64 }),
+                        ),
+                        doc(
+                            "tok2",
+                            2u64,
+                            json!({ "userId": "tok-bad", "encryptedPayload": "iv:other:tag", "expiresAt": "tomorrow", "scope": [], "updatedAt": 1u64 }),
+                        ),
+                    ]),
+                ),
                 (
                     "workspace_layouts",
                     lines(vec![
@@ -250,12 +296,82 @@ impl Fixture {
                 (
                     "translations",
                     lines(vec![
-                        doc("t1", 1u64, json!({ "text": "hola" })),
-                        doc("t2", 2u64, json!({ "text": "adios" })),
+                        doc("x1", 1u64, Self::translation("tr-1", "doc-t", 1)),
+                        doc("x2", 2u64, Self::translation("tr-2", "doc-t", 3)),
+                        doc("x3", 3u64, Self::translation("tr-1", "doc-t", 4)),
+                        doc("x4", 4u64, Self::translation("tr-1", "doc-u", 1)),
+                        doc("x5", 5u64, Self::translation("tr-5", "doc-t", 0)),
+                        doc("x6", 6u64, {
+                            let mut t = Self::translation("tr-6", "doc-t", 6);
+                            t["text"] = json!("hola");
+                            t
+                        }),
+                        doc("x7", 7u64, Self::translation("tr-7", "doc-t", 3)),
+                    ]),
+                ),
+                (
+                    "feature_flags",
+                    lines(vec![
+                        doc("f1", 1u64, json!({ "flag": "beta" })),
+                        doc("f2", 2u64, json!({ "flag": "gamma" })),
                     ]),
                 ),
             ],
         }
+    }
+
+    /// `tr-many`'s 203 transcripts (Convex order reversed in the file), then `tr-odd`'s: a tie of
+    /// equal createdAt whose later-created document comes first in the file, a 600 KB one (two
+    /// DynamoDB items), a duplicate id, and a `summary: null` Convex never stores.
+    fn transcripts() -> Vec<Value> {
+        let mut docs: Vec<Value> = (0..203)
+            .rev()
+            .map(|i| doc(&format!("tm{i}"), 1000 + i, many_transcript(i)))
+            .collect();
+        let mut full = transcript("tr-odd", "full", "2025-04-01T00:00:00.000Z");
+        full["summary"] = json!({ "summary": "s", "actionItems": [{ "text": "t", "ownerHint": "o" }], "scheduleRecommendation": { "title": "r", "durationMinutes": 30 } });
+        full["cleanup"] = json!({ "instruction": "i", "output": "o" });
+        full["language"] = json!("en");
+        full["confidence"] = json!(0.75);
+        full["transcript"] = json!("x".repeat(600 * 1024));
+        let mut null_summary = transcript("tr-odd", "nulls", "2025-04-02T00:00:00.000Z");
+        null_summary["summary"] = Value::Null;
+        docs.extend([
+            doc(
+                "to-tie-later",
+                3000u64,
+                transcript("tr-odd", "tie-later", "2025-04-01T12:00:00.000Z"),
+            ),
+            doc(
+                "to-tie-earlier",
+                2000u64,
+                transcript("tr-odd", "tie-earlier", "2025-04-01T12:00:00.000Z"),
+            ),
+            doc("to-full", 4000u64, full),
+            doc(
+                "to-dup",
+                5000u64,
+                transcript("tr-odd", "full", "2030-01-01T00:00:00.000Z"),
+            ),
+            doc("to-null", 6000u64, null_summary),
+        ]);
+        docs
+    }
+
+    /// A translation of account `acc-t`; `tr-1` of `doc-t` has every optional field.
+    fn translation(id: &str, document: &str, index: u64) -> Value {
+        let mut t = json!({
+            "id": id, "accountId": "acc-t", "documentId": document, "sequenceIndex": index,
+            "createdAt": "2025-03-01T00:00:00.000Z", "updatedAt": "2025-03-02T00:00:00.000Z",
+            "sourceText": format!("source {id}"), "sourceLanguageCode": "unknown", "targetLanguageCode": "de",
+            "translatedText": format!("text {id}"), "keepOriginalApplied": true, "provider": "openai",
+        });
+        if id == "tr-1" && document == "doc-t" && index == 1 {
+            t["keepOriginalApplied"] = json!(false);
+            t["adoptedAt"] = json!("2025-03-02T00:00:00.000Z");
+            t["metadata"] = json!({ "model": "gpt", "tokensUsed": 12.5 });
+        }
+        t
     }
 
     fn full_account() -> Value {
@@ -385,7 +501,10 @@ fn expected_counts() -> Vec<(String, usize, usize, usize)> {
         ("provisioning_usage", 3, 3, 0),
         ("pipelines", 4, 2, 2),
         ("workspace_layouts", 4, 2, 2),
-        ("translations", 2, 0, 0),
+        ("transit_transcripts", 208, 203, 5),
+        ("transit_calendar_tokens", 2, 1, 1),
+        ("translations", 7, 3, 4),
+        ("feature_flags", 2, 0, 0),
     ]
     .into_iter()
     .map(|(t, r, w, s)| (t.to_owned(), r, w, s))
@@ -516,6 +635,68 @@ async fn assert_every_record_reads_back(app: &TestApp) {
             json!({ "pipeline": null })
         );
     }
+
+    let many = app
+        .ok("/transit/listTranscripts", json!({ "userId": "tr-many" }))
+        .await;
+    let expected: Vec<Value> = (3..203)
+        .rev()
+        .map(|i| listed_transcript(&many_transcript(i)))
+        .collect();
+    assert_eq!(many, Value::Array(expected), "the 200 newest, newest first");
+    let odd = app
+        .ok("/transit/listTranscripts", json!({ "userId": "tr-odd" }))
+        .await;
+    let ids: Vec<&str> = odd
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["tie-later", "tie-earlier", "full"],
+        "equal createdAt: the one Convex created later first"
+    );
+    let full = Fixture::transcripts()
+        .into_iter()
+        .find(|d| d["_id"] == "to-full")
+        .unwrap();
+    let mut full = listed_transcript(&full);
+    let fields = full.as_object_mut().unwrap();
+    fields.remove("_id");
+    fields.remove("_creationTime");
+    assert_eq!(odd[2], full, "600 KB, every field, read back exactly");
+    assert_eq!(
+        app.ok("/transit/getCalendarToken", json!({ "userId": "tok-user" }))
+            .await,
+        json!({ "encryptedPayload": "iv:ciphertext:tag", "expiresAt": 1_767_229_200_000u64, "scope": [], "updatedAt": 1_767_225_600_000u64 })
+    );
+    assert_eq!(
+        app.ok("/transit/getCalendarToken", json!({ "userId": "tok-bad" }))
+            .await,
+        Value::Null
+    );
+    assert_eq!(
+        app.ok(
+            "/translations/list",
+            json!({ "accountId": "acc-t", "documentId": "doc-t" })
+        )
+        .await,
+        json!({ "items": [
+            Fixture::translation("tr-2", "doc-t", 3),
+            Fixture::translation("tr-1", "doc-t", 1),
+        ] }),
+        "highest index first, the gap kept"
+    );
+    assert_eq!(
+        app.ok(
+            "/translations/list",
+            json!({ "accountId": "acc-t", "documentId": "doc-u" })
+        )
+        .await,
+        json!({ "items": [Fixture::translation("tr-1", "doc-u", 1)] })
+    );
 }
 
 /// The fixture's workspace layouts, read back through the routes.
@@ -545,7 +726,7 @@ async fn a_snapshot_imports_and_every_record_reads_back_through_the_routes(under
         .expect("the import runs");
     assert_eq!(counts(&report), expected_counts());
     assert_eq!(
-        report.table("translations").map(|t| t.kind),
+        report.table("feature_flags").map(|t| t.kind),
         Some(TableKind::Unknown)
     );
     let app = spawn_app(under.store.clone()).await;
@@ -629,8 +810,24 @@ async fn bad_documents_are_reported_with_table_line_and_reason(under: Under) {
             ),
         ]
     );
+    assert_eq!(
+        skipped("translations"),
+        [
+            (
+                3,
+                "duplicate of line 1 (accountId acc-t, documentId doc-t, id tr-1); the document created first is imported"
+                    .to_owned()
+            ),
+            (5, "sequenceIndex: expected an integer from 1 to 9007199254740991".to_owned()),
+            (6, "unknown field `text`".to_owned()),
+            (
+                7,
+                "sequenceIndex 3 is taken in its document by line 2, created first".to_owned()
+            ),
+        ]
+    );
     let summary = report.to_string();
-    assert!(summary.contains("translations"), "{summary}");
+    assert!(summary.contains("feature_flags"), "{summary}");
     assert!(
         summary.contains("not a table of this service: skipped"),
         "{summary}"
@@ -643,6 +840,21 @@ async fn bad_documents_are_reported_with_table_line_and_reason(under: Under) {
         !summary.contains(SECRET_1),
         "no secret in the summary: {summary}"
     );
+    let transcripts = skipped("transit_transcripts");
+    assert_eq!(transcripts.len(), 5, "{transcripts:?}");
+    assert!(transcripts[..3]
+        .iter()
+        .all(|(_, r)| r.starts_with("over the 200-transcript cap of userId tr-many")));
+    assert!(transcripts.iter().any(|(_, r)| r
+        == "duplicate of line 206 (userId tr-odd, transcriptId full); the document created first is imported"));
+    assert!(transcripts
+        .iter()
+        .any(|(_, r)| r == "summary: expected an object, got null"));
+    assert_eq!(
+        skipped("transit_calendar_tokens"),
+        [(2, "expiresAt: expected a number, got a string".to_owned())]
+    );
+    assert!(!summary.contains("iv:ciphertext:tag") && !summary.contains("iv:other:tag"));
 }
 
 async fn running_the_same_import_again_changes_nothing(under: Under) {
@@ -702,7 +914,7 @@ async fn strict_stops_before_writing_anything(under: Under) {
     .await;
     match result {
         Err(ImportError::Strict { count, report }) => {
-            assert_eq!(count, 12);
+            assert_eq!(count, 22);
             assert_eq!(report.written(), 0);
         }
         other => panic!("expected a strict stop, got {other:?}"),
@@ -780,9 +992,40 @@ async fn a_second_import_restores_the_snapshot_over_later_changes(under: Under) 
         .clone();
     assert_ne!(rotated, json!(SECRET_1));
 
+    let doc_t = json!({ "accountId": "acc-t", "documentId": "doc-t" });
+    let mut later = doc_t.clone();
+    later["payload"] = json!({ "translationId": "tr-later", "sourceText": "s", "sourceLanguageCode": "en",
+        "targetLanguageCode": "fr", "translatedText": "t", "keepOriginalApplied": true, "provider": "p" });
+    assert_eq!(
+        app.ok("/translations/create", later.clone()).await["historySize"],
+        4,
+        "the imported meta holds the snapshot's highest index"
+    );
+    let mut promote = doc_t.clone();
+    promote["translationId"] = json!("tr-1");
+    app.ok("/translations/promote", promote).await;
+    let mut keep = doc_t.clone();
+    keep["keepLatest"] = json!(true);
+    assert_eq!(
+        app.ok("/translations/clear", keep).await,
+        json!({ "deletedCount": 2 })
+    );
+
     import(&path, &under.target, Options::default())
         .await
         .expect("the second import runs");
+    assert_eq!(
+        app.ok("/translations/list", doc_t.clone()).await,
+        json!({ "items": [
+            Fixture::translation("tr-2", "doc-t", 3),
+            Fixture::translation("tr-1", "doc-t", 1),
+        ] }),
+        "the snapshot's history again, the later translations gone"
+    );
+    assert_eq!(
+        app.ok("/translations/create", later).await["historySize"],
+        4
+    );
     assert_eq!(
         app.ok("/provisioning/findActive", find_active).await["credential"]["id"],
         json!("cred-new"),

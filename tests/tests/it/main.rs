@@ -14,5 +14,8 @@ mod pipelines;
 mod provisioning;
 mod session;
 mod template;
+mod transit;
+mod translations;
+mod translations_wire;
 mod users;
 mod workspace_layouts;

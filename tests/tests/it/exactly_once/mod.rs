@@ -16,6 +16,7 @@ mod pipelines;
 mod provisioning;
 mod session;
 mod soak;
+mod translations;
 mod users;
 
 use devserver::Store;
