@@ -60,7 +60,9 @@ against that one: a before/after measured in one run. With `--compare-tables LAB
 template under the names `LABEL-` + this build's), that build's bootstraps use those tables, and its
 functions run through the warm route loop beside this build's: both at once, each route's warm calls
 taken round-robin, the same sample events, the same proxy; a table compares each route's calls,
-capacity units, round trip and function time. Functions or routes that build lacks are left out.
+capacity units, round trip and function time, with the ratio this build / that one. A function
+that build lacks is left out of the cold starts; its routes, and any route it answers other than
+200, are shown with "-" in the route table.
 
 Every emulator run holds the lock `/tmp/rie.lock` (`flock`; `--rie-lock` names another, `''` none),
 which the machine's other users of the RIE take too; the bench gives the RIE a runtime API port of
@@ -89,6 +91,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import tomllib
 import urllib.parse
 from pathlib import Path
 from typing import NamedTuple
@@ -479,10 +482,19 @@ def table_env(tables, prefix=""):
     return {env: f"{prefix}{name}" for env, name in tables}
 
 
+def binary_of(folder):
+    """The binary (and so the `target/lambda/<binary>/bootstrap`) of the function crate in `folder`:
+    its `[[bin]]`'s name, named after its route group (`functions/workspace-layouts` builds
+    `workspaceLayouts`), else the package's name."""
+    manifest = tomllib.loads((folder / "Cargo.toml").read_text())
+    bins = manifest.get("bin") or [{}]
+    return bins[0].get("name", manifest["package"]["name"])
+
+
 def function_of(group):
-    """The function (folder of `functions/`) serving the routes `/<group>/...`: `workspaceLayouts`
-    is served by `workspace-layouts`."""
-    return re.sub(r"[A-Z]", lambda m: "-" + m.group(0).lower(), group)
+    """The function serving the routes `/<group>/...`: every function's binary is named after its
+    group (`binary_of`)."""
+    return group
 
 
 def cold_route(function, requests):
@@ -631,6 +643,11 @@ def units(row, kind):
     return f"{row[kind]:g}{'*' if row['refused'] else ''}"
 
 
+def times(now, before):
+    """`now / before` to two places, "-" when `before` is 0."""
+    return f"{now / before:.2f}" if before else "-"
+
+
 def estimate_ms(cpu_ms, memory_mb, waits_ms=0.0):
     """The time on Lambda of `cpu_ms` of CPU at `memory_mb`: a share memory/1769 of one vCPU below
     1769 MB (the path is one thread at a time: more vCPUs above it do not shorten it), plus waits."""
@@ -669,7 +686,7 @@ def main():
     lambda_dir = Path(args.lambda_dir)
     tls_dir = Path(args.tls_dir)
     requests = json.loads((EVENTS / "requests.json").read_text())
-    functions = sorted(d.name for d in (ROOT / "functions").iterdir() if (d / "Cargo.toml").exists())
+    functions = sorted(binary_of(d) for d in (ROOT / "functions").iterdir() if (d / "Cargo.toml").exists())
     missing = [f for f in functions if not (lambda_dir / f / "bootstrap").exists()]
     if missing:
         raise SystemExit(f"bench: no bootstrap in {lambda_dir} for {', '.join(missing)}")
@@ -854,26 +871,33 @@ def main():
     for label in args.compare_tables:
         folder = dict(builds)[label]
         print()
-        print(f"Routes, this build against {label} ({folder}, on tables of its own layout made by its own "
-              f"devserver), same run, calls taken round-robin: DynamoDB calls per request (most), capacity "
-              f"units per request and milliseconds (medians).")
+        print(f"Routes, {label} ({folder}, on tables of its own layout made by its own devserver) against this "
+              f"build, same run, calls taken round-robin: DynamoDB calls per request (most), capacity units per "
+              f"request and milliseconds (medians); × = this build / {label}. \"-\": {label} lacks the route "
+              f"(or its function), or the ratio has no meaning (0 units in {label}).")
         print()
-        print("| route | calls | compared | write units | compared | read units | compared "
-              "| round trip median | compared | function ms | compared |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| route | calls {label} | calls now | write units {label} | write units now | × "
+              f"| read units {label} | read units now | × | round trip {label} | round trip now | × "
+              f"| function {label} | function now |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         absent = []
         for row in route_rows:
             other = compared_routes[label].get(row["path"])
             if other is None:
                 absent.append(row["path"])
+                print(f"| {row['path']} | - | {row['calls']} | - | {units(row, 'write')} | - "
+                      f"| - | {units(row, 'read')} | - | - | {row['median']:.2f} ms | - "
+                      f"| - | {row['function']:.2f} ms |")
                 continue
-            print(f"| {row['path']} | {row['calls']} | {other['calls']} "
-                  f"| {units(row, 'write')} | {units(other, 'write')} | {units(row, 'read')} | {units(other, 'read')} "
-                  f"| {row['median']:.2f} ms | {other['median']:.2f} ms "
-                  f"| {row['function']:.2f} ms | {other['function']:.2f} ms |")
+            print(f"| {row['path']} | {other['calls']} | {row['calls']} "
+                  f"| {units(other, 'write')} | {units(row, 'write')} | {times(row['write'], other['write'])} "
+                  f"| {units(other, 'read')} | {units(row, 'read')} | {times(row['read'], other['read'])} "
+                  f"| {other['median']:.2f} ms | {row['median']:.2f} ms | {times(row['median'], other['median'])} "
+                  f"| {other['function']:.2f} ms | {row['function']:.2f} ms |")
         if absent:
             print()
             print(f"Not in {label}: {', '.join(absent)}.")
+
 
 if __name__ == "__main__":
     main()
