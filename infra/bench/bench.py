@@ -45,12 +45,24 @@ The DESIGN.md §5 figures, as before:
   function's overhead around them;
 - DynamoDB calls per request per route, counted by the proxy (by the `X-Amz-Target` header of each
   call), against the route's budget;
+- capacity units per request per route (median), write and read: the proxy adds
+  `"ReturnConsumedCapacity": "TOTAL"` to every item call it forwards and reads `ConsumedCapacity`
+  from the answer. These are DynamoDB Local's counts, not AWS's: it counts a `TransactWriteItems` as
+  4 units per KB for each table, whatever the number of items (AWS: 2 per item per KB), and an
+  answer with an error (a failed condition, a cancelled transaction) carries none (AWS charges it);
 - peak memory (VmHWM of the bootstrap process) after a sustained load of sequential invocations.
 
 With `--compare [LABEL=]DIR` (the `target/lambda` folder of another build, e.g. an earlier
 commit's; repeatable, and a folder may hold only some functions), that build's bootstraps join the
 same round-robin cold starts and a table compares size, init and the cold request, this build
-against that one: a before/after measured in one run.
+against that one: a before/after measured in one run. With `--compare-tables LABEL` as well (bench.sh
+`--compare-devserver LABEL=PATH` gives it, after that build's devserver made the tables of its own
+template under the names `LABEL-` + this build's), that build's bootstraps use those tables, and its
+functions run through the warm route loop beside this build's: both at once, each route's warm calls
+taken round-robin, the same sample events, the same proxy; a table compares each route's calls,
+capacity units, round trip and function time, with the ratio this build / that one. A function
+that build lacks is left out of the cold starts; its routes, and any route it answers other than
+200, are shown with "-" in the route table.
 
 Every emulator run holds the lock `/tmp/rie.lock` (`flock`; `--rie-lock` names another, `''` none),
 which the machine's other users of the RIE take too; the bench gives the RIE a runtime API port of
@@ -58,6 +70,7 @@ its own (not the fixed 9001), so it could run beside them, only not undisturbed.
 
 Usage: bench.py --lambda-dir DIR --rie PATH --bench-exec PATH --tls-dir DIR --dynamodb-endpoint URL
                 --tables JSON [--cold 20] [--warm 100] [--load 1000] [--compare [LABEL=]DIR ...]
+                [--compare-tables LABEL ...]
 `make bench` runs it with everything built and started (`infra/scripts/bench.sh` passes its
 arguments on, e.g. `--compare DIR`).
 """
@@ -78,8 +91,10 @@ import subprocess
 import tempfile
 import threading
 import time
+import tomllib
 import urllib.parse
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "infra" / "events"
@@ -153,9 +168,51 @@ def cpu_ns(pid):
     return total
 
 
+# Operations that take `ReturnConsumedCapacity`, and those of them that read (the rest write).
+READ_OPS = {"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"}
+WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+
+
+class Call(NamedTuple):
+    """One DynamoDB call through the proxy: its operation, when it was forwarded and answered
+    (perf_counter seconds), its HTTP status, and the read and write capacity units the answer
+    reported (`ConsumedCapacity`)."""
+
+    target: str
+    started: float
+    ended: float
+    status: int
+    read: float
+    write: float
+
+
+def consumed_capacity(target, body):
+    """(read units, write units) of an answer's `ConsumedCapacity` (an object, or a list for
+    batches and transactions). An entry that names `ReadCapacityUnits`/`WriteCapacityUnits` is split
+    by them (a transaction repeated with its `ClientRequestToken` is answered with read units);
+    otherwise its `CapacityUnits` count as reads or writes by the operation."""
+    try:
+        consumed = json.loads(body).get("ConsumedCapacity")
+    except (ValueError, AttributeError):
+        return 0.0, 0.0
+    if isinstance(consumed, dict):
+        consumed = [consumed]
+    read = write = 0.0
+    for entry in consumed or []:
+        if "ReadCapacityUnits" in entry or "WriteCapacityUnits" in entry:
+            read += entry.get("ReadCapacityUnits", 0.0)
+            write += entry.get("WriteCapacityUnits", 0.0)
+        elif target in READ_OPS:
+            read += entry.get("CapacityUnits", 0.0)
+        else:
+            write += entry.get("CapacityUnits", 0.0)
+    return read, write
+
+
 class CountingProxy:
-    """The TLS endpoint of DynamoDB Local: terminates TLS, forwards each DynamoDB call and records
-    (target, start, end) of each."""
+    """The TLS endpoint of DynamoDB Local: terminates TLS, forwards each DynamoDB call with
+    `"ReturnConsumedCapacity": "TOTAL"` added to its body (DynamoDB Local does not check the
+    signature it invalidates) and records a [`Call`] for each."""
 
     def __init__(self, upstream, tls_dir):
         self.upstream = urllib.parse.urlparse(upstream)
@@ -178,16 +235,25 @@ class CountingProxy:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                target = self.headers.get("x-amz-target", "?").split(".")[-1]
+                if target in READ_OPS or target in WRITE_OPS:
+                    try:
+                        request = json.loads(body)
+                        request["ReturnConsumedCapacity"] = "TOTAL"
+                        body = json.dumps(request).encode()
+                    except ValueError:
+                        pass  # forwarded as it is; DynamoDB answers it
                 started = time.perf_counter()
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "content-length")}
                 conn.request("POST", self.path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
                 ended = time.perf_counter()
-                target = self.headers.get("x-amz-target", "?").split(".")[-1]
+                read, write = consumed_capacity(target, data)
                 with proxy.lock:
-                    proxy.calls.append((target, started, ended))
+                    proxy.calls.append(Call(target, started, ended, response.status, read, write))
                 self.send_response(response.status)
                 for k, v in response.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -205,6 +271,7 @@ class CountingProxy:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def take(self):
+        """The calls recorded since the last `take`."""
         with self.lock:
             calls, self.calls = self.calls, []
         return calls
@@ -289,14 +356,38 @@ class RuntimeApi:
 
 class Emulator:
     """One bootstrap under the RIE, started through `bench-exec` with the runtime API passed through
-    [`RuntimeApi`]. Holds the machine's RIE lock while it runs."""
+    [`RuntimeApi`]. Holds the machine's RIE lock while it runs (taken once for all the emulators
+    this process runs at the same time: two builds' bootstraps side by side)."""
 
     lock_path = RIE_LOCK
+    _lock_file = None
+    _lock_holders = 0
+    _lock_guard = threading.Lock()
+
+    @classmethod
+    def _take_lock(cls):
+        if not cls.lock_path:
+            return
+        with cls._lock_guard:
+            if cls._lock_holders == 0:
+                cls._lock_file = open(cls.lock_path, "a")
+                fcntl.flock(cls._lock_file, fcntl.LOCK_EX)
+            cls._lock_holders += 1
+
+    @classmethod
+    def _drop_lock(cls):
+        if not cls.lock_path:
+            return
+        with cls._lock_guard:
+            cls._lock_holders -= 1
+            if cls._lock_holders == 0:
+                fcntl.flock(cls._lock_file, fcntl.LOCK_UN)
+                cls._lock_file.close()
+                cls._lock_file = None
 
     def __init__(self, rie, bench_exec, bootstrap, env):
-        self.lock = open(self.lock_path, "a") if self.lock_path else None
-        if self.lock:
-            fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self._take_lock()
+        self.closed = False
         self.port = free_port()
         rie_api_port = free_port()
         self.stamp = tempfile.NamedTemporaryFile(prefix="bench-exec-", delete=False).name
@@ -371,13 +462,14 @@ class Emulator:
         raise RuntimeError("bootstrap process not found")
 
     def close(self):
+        if self.closed:
+            return
+        self.closed = True
         self.process.kill()
         self.process.wait()
         self.api.close()
         Path(self.stamp).unlink(missing_ok=True)
-        if self.lock:
-            fcntl.flock(self.lock, fcntl.LOCK_UN)
-            self.lock.close()
+        self._drop_lock()
 
 
 def sample_event(path):
@@ -386,16 +478,31 @@ def sample_event(path):
     return event
 
 
-def table_env(tables):
-    return {env: name for env, name in tables}
+def table_env(tables, prefix=""):
+    return {env: f"{prefix}{name}" for env, name in tables}
 
 
-def cold_route(group, requests):
-    """The route a group's cold start is measured with: its first `get...` route, else its first
+def binary_of(folder):
+    """The binary (and so the `target/lambda/<binary>/bootstrap`) of the function crate in `folder`:
+    its `[[bin]]`'s name, named after its route group (`functions/workspace-layouts` builds
+    `workspaceLayouts`), else the package's name."""
+    manifest = tomllib.loads((folder / "Cargo.toml").read_text())
+    bins = manifest.get("bin") or [{}]
+    return bins[0].get("name", manifest["package"]["name"])
+
+
+def function_of(group):
+    """The function serving the routes `/<group>/...`: every function's binary is named after its
+    group (`binary_of`)."""
+    return group
+
+
+def cold_route(function, requests):
+    """The route a function's cold start is measured with: its first `get...` route, else its first
     `find...` or `list...`, else its first route; `api` answers `users:getUser` through `/api/query`."""
-    if group == "api":
+    if function == "api":
         return "/api/query"
-    routes = [p for p in requests if p.split("/")[1] == group]
+    routes = [p for p in requests if function_of(p.split("/")[1]) == function]
     for prefix in ("get", "find", "list"):
         reads = [p for p in routes if p.split("/")[2].startswith(prefix)]
         if reads:
@@ -414,7 +521,7 @@ def cold_request(rie, bench_exec, bootstrap, env, event, proxy):
     try:
         proxy.take()
         first = emulator.invoke(event)
-        first_calls = [target for target, _, _ in proxy.take()]
+        first_calls = [call.target for call in proxy.take()]
         second = emulator.invoke(event)
         proxy.take()
         for response in (first, second):
@@ -468,6 +575,79 @@ def cold_starts(rie, bench_exec, runs, count, proxy):
     return medians
 
 
+def busy_ms(calls):
+    """Milliseconds covered by `calls` (calls in parallel counted once)."""
+    busy, end = 0.0, None
+    for s, e in sorted((call.started, call.ended) for call in calls):
+        if end is None or s > end:
+            busy += e - s
+            end = e
+        elif e > end:
+            busy += e - end
+            end = e
+    return busy * 1000
+
+
+def measure_route(path, emulators, warm, proxy):
+    """`warm` calls of `path`'s sample event on each of `emulators` (build label -> running
+    [`Emulator`]; None is this build), taken round-robin (the order alternating), one at a time so
+    that the proxy's calls after each belong to it. Returns label -> row. A compared build whose
+    first call is not answered 200 (it lacks the route) is left out; this build must answer 200."""
+    event = sample_event(path)
+    live = {}
+    for label, emulator in emulators.items():
+        response = emulator.invoke(event)  # warm the route (first connection, first item)
+        if label is None or response.get("statusCode") == 200:
+            live[label] = emulator
+        else:
+            print(f"bench: {path} @{label} answered {response.get('statusCode')} "
+                  f"({str(response.get('body'))[:200]}): left out of the comparison", flush=True)
+    proxy.take()
+    for emulator in live.values():
+        emulator.lines.clear()
+    samples = {label: [] for label in live}
+    order = list(live)
+    for i in range(warm):
+        for label in order if i % 2 == 0 else reversed(order):
+            started = time.perf_counter()
+            response = live[label].invoke(event)
+            round_trip = (time.perf_counter() - started) * 1000
+            assert response.get("statusCode") == 200, f"{path} @{label or 'this build'}: {response}"
+            samples[label].append((round_trip, proxy.take()))
+    rows = {}
+    for label, taken in samples.items():
+        round_trips = [round_trip for round_trip, _ in taken]
+        dynamo_ms = [busy_ms(calls) for _, calls in taken]
+        own = [line["latencyMs"] for line in live[label].log_lines() if line.get("path") == path]
+        rows[label] = {
+            "path": path,
+            "median": statistics.median(round_trips),
+            "p99": percentile(round_trips, 99),
+            "function": statistics.median(own),
+            "dynamo": statistics.median(dynamo_ms),
+            "overhead": statistics.median(own) - statistics.median(dynamo_ms),
+            "calls": max(len(calls) for _, calls in taken),
+            "write": statistics.median(sum(call.write for call in calls) for _, calls in taken),
+            "read": statistics.median(sum(call.read for call in calls) for _, calls in taken),
+            # DynamoDB Local reports no capacity in an error answer (a failed condition, a
+            # cancelled transaction); AWS charges them.
+            "refused": any(call.status >= 400 for _, calls in taken for call in calls),
+            "budget": BUDGETS.get(path),
+        }
+    return rows
+
+
+def units(row, kind):
+    """A route row's median capacity units of `kind` ('read' or 'write'), starred when some of its
+    calls were answered with an error (DynamoDB Local counts no units for those)."""
+    return f"{row[kind]:g}{'*' if row['refused'] else ''}"
+
+
+def times(now, before):
+    """`now / before` to two places, "-" when `before` is 0."""
+    return f"{now / before:.2f}" if before else "-"
+
+
 def estimate_ms(cpu_ms, memory_mb, waits_ms=0.0):
     """The time on Lambda of `cpu_ms` of CPU at `memory_mb`: a share memory/1769 of one vCPU below
     1769 MB (the path is one thread at a time: more vCPUs above it do not shorten it), plus waits."""
@@ -495,14 +675,18 @@ def main():
     parser.add_argument("--compare", action="append", default=[], metavar="[LABEL=]DIR",
                         help="target/lambda folder of another build to compare with (repeatable; the label "
                              "defaults to the folder's name); its bootstraps that exist join the cold starts")
+    parser.add_argument("--compare-tables", action="append", default=[], metavar="LABEL",
+                        help="the --compare build LABEL has tables of its own layout, made by its own "
+                             "devserver and named LABEL- + this build's names (bench.sh's "
+                             "--compare-devserver): its bootstraps use them, and its functions run "
+                             "through the warm route loop beside this build's, round-robin")
     args = parser.parse_args()
     Emulator.lock_path = args.rie_lock
 
     lambda_dir = Path(args.lambda_dir)
     tls_dir = Path(args.tls_dir)
     requests = json.loads((EVENTS / "requests.json").read_text())
-    groups = sorted({p.split("/")[1] for p in requests})
-    functions = sorted(d.name for d in (ROOT / "functions").iterdir() if (d / "Cargo.toml").exists())
+    functions = sorted(binary_of(d) for d in (ROOT / "functions").iterdir() if (d / "Cargo.toml").exists())
     missing = [f for f in functions if not (lambda_dir / f / "bootstrap").exists()]
     if missing:
         raise SystemExit(f"bench: no bootstrap in {lambda_dir} for {', '.join(missing)}")
@@ -515,17 +699,26 @@ def main():
     roots_env = {"compiled-in": {"SSL_CERT_FILE": str(tls_dir / "ca.pem")},
                  "platform": {"SSL_CERT_FILE": str(tls_dir / "platform.pem")}}
 
+    load = os.getloadavg()
     print(f"bench: {len(functions)} functions ({', '.join(functions)}), {args.cold} cold starts each over "
-          f"HTTPS ({proxy.endpoint}), {args.warm} warm calls per route, {args.load} calls of sustained load",
-          flush=True)
+          f"HTTPS ({proxy.endpoint}), {args.warm} warm calls per route, {args.load} calls of sustained load; "
+          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the start", flush=True)
 
     bootstraps = {name: lambda_dir / name / "bootstrap" for name in ["bench-hello", "bench-sdk-baseline", *functions]}
+    route_functions = {}  # function -> its routes of requests.json
+    for path in requests:
+        route_functions.setdefault(function_of(path.split("/")[1]), []).append(path)
     builds = []
     for spec in args.compare:
         label, _, folder = spec.rpartition("=")
         builds.append((label or Path(folder).name, Path(folder)))
     compared = {f"{name} @{label}": folder / name / "bootstrap" for label, folder in builds for name in functions
                 if (folder / name / "bootstrap").exists()}
+    unknown = [label for label in args.compare_tables if label not in dict(builds)]
+    if unknown:
+        raise SystemExit(f"bench: --compare-tables {', '.join(unknown)}: no --compare build of that label")
+    # A compared build with tables of its own (its devserver made them, named `<label>-` + ours).
+    build_env = {label: {**env, **table_env(json.loads(args.tables), f"{label}-")} for label in args.compare_tables}
 
     def event_of(name):
         group = name.split(" @")[0]
@@ -535,65 +728,48 @@ def main():
 
     all_bootstraps = {**bootstraps, **compared}
     roots = {name: roots_of(path) for name, path in all_bootstraps.items()}
-    runs = {name: (path, {**env, **roots_env[roots[name]]}, event_of(name)) for name, path in all_bootstraps.items()}
+    runs = {name: (path, {**build_env.get(name.partition(" @")[2], env), **roots_env[roots[name]]}, event_of(name))
+            for name, path in all_bootstraps.items()}
     cold = cold_starts(args.rie, args.bench_exec, runs, args.cold, proxy)
     hello, sdk = cold["bench-hello"], cold["bench-sdk-baseline"]
 
     function_rows = []
     route_rows = []
-    for group in groups:
-        if group not in bootstraps:
-            continue
-        bootstrap = bootstraps[group]
-        emulator = Emulator(args.rie, args.bench_exec, bootstrap, runs[group][1])
+    compared_routes = {label: {} for label in args.compare_tables}  # label -> path -> row (None: absent)
+    for function in [f for f in functions if f in route_functions]:
+        bootstrap = bootstraps[function]
+        paths = route_functions[function]
+        emulators = {None: Emulator(args.rie, args.bench_exec, bootstrap, runs[function][1])}
         try:
-            for path in [p for p in requests if p.split("/")[1] == group]:
-                event = sample_event(path)
-                emulator.invoke(event)  # warm the route (first connection, first item)
-                proxy.take()
-                emulator.lines.clear()
-                round_trips, calls_per_request, dynamo_ms = [], [], []
-                for _ in range(args.warm):
-                    started = time.perf_counter()
-                    response = emulator.invoke(event)
-                    round_trips.append((time.perf_counter() - started) * 1000)
-                    assert response.get("statusCode") == 200, f"{path}: {response}"
-                    calls = proxy.take()
-                    calls_per_request.append(len(calls))
-                    spans = sorted((s, e) for _, s, e in calls)
-                    busy, end = 0.0, None
-                    for s, e in spans:  # time covered by calls (parallel calls counted once)
-                        if end is None or s > end:
-                            busy += e - s
-                            end = e
-                        elif e > end:
-                            busy += e - end
-                            end = e
-                    dynamo_ms.append(busy * 1000)
-                own = [line["latencyMs"] for line in emulator.log_lines() if line.get("path") == path]
-                route_rows.append({
-                    "path": path,
-                    "median": statistics.median(round_trips),
-                    "p99": percentile(round_trips, 99),
-                    "function": statistics.median(own),
-                    "dynamo": statistics.median(dynamo_ms),
-                    "overhead": statistics.median(own) - statistics.median(dynamo_ms),
-                    "calls": max(calls_per_request),
-                    "budget": BUDGETS.get(path),
-                })
-            load_event = sample_event(f"/{group}/" + next(p.split("/")[2] for p in requests if p.split("/")[1] == group))
+            for label in args.compare_tables:
+                name = f"{function} @{label}"
+                if name in runs:
+                    emulators[label] = Emulator(args.rie, args.bench_exec, runs[name][0], runs[name][1])
+                else:
+                    print(f"bench: {label} has no {function} function: its routes are left out of the "
+                          f"comparison", flush=True)
+            for path in paths:
+                rows = measure_route(path, emulators, args.warm, proxy)
+                route_rows.append(rows.pop(None))
+                for label in args.compare_tables:
+                    compared_routes[label][path] = rows.get(label)
+            for label in [label for label in emulators if label is not None]:
+                emulators.pop(label).close()
+            emulator = emulators[None]
+            load_event = sample_event(paths[0])
             for _ in range(args.load):
                 emulator.invoke(load_event)
             proxy.take()
             peak = emulator.peak_rss_kib()
         finally:
-            emulator.close()
-        function_rows.append({"group": group, "size": bootstrap.stat().st_size, "init": cold[group]["init_report"],
-                              "peak": peak})
-        print(f"bench: {group}: {bootstrap.stat().st_size / MIB:.2f} MiB, init {cold[group]['init_report']:.2f} ms, "
-              f"peak {peak / 1024:.1f} MiB", flush=True)
+            for emulator in emulators.values():
+                emulator.close()
+        function_rows.append({"group": function, "size": bootstrap.stat().st_size,
+                              "init": cold[function]["init_report"], "peak": peak})
+        print(f"bench: {function}: {bootstrap.stat().st_size / MIB:.2f} MiB, init "
+              f"{cold[function]['init_report']:.2f} ms, peak {peak / 1024:.1f} MiB", flush=True)
     for name in functions:
-        if name not in groups:
+        if name not in route_functions:
             function_rows.append({"group": name, "size": bootstraps[name].stat().st_size,
                                   "init": cold[name]["init_report"], "peak": None})
 
@@ -680,13 +856,47 @@ def main():
                   f"| {this['first_cpu']:.2f} ms | {that['first_cpu']:.2f} ms "
                   f"| {this['first_cpu'] / that['first_cpu']:.2f} |")
     print()
-    print("| route | round trip median | p99 | function | DynamoDB | overhead | calls | budget |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"Warm calls per route: {args.warm} each. Capacity units per request (median) as DynamoDB Local "
+          f"reports them (ReturnConsumedCapacity TOTAL, added by the proxy); * = some calls were answered "
+          f"with an error (a failed condition, a cancelled transaction), which it reports no units for.")
+    print()
+    print("| route | round trip median | p99 | function | DynamoDB | overhead | calls | budget "
+          "| write units | read units |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in route_rows:
         within = row["budget"] is not None and row["calls"] <= row["budget"]
         print(f"| {row['path']} | {row['median']:.2f} ms | {row['p99']:.2f} ms | {row['function']:.2f} ms "
               f"| {row['dynamo']:.2f} ms | {row['overhead']:.2f} ms | {row['calls']} "
-              f"| {row['budget']}{'' if within else ' OVER'} |")
+              f"| {row['budget']}{'' if within else ' OVER'} | {units(row, 'write')} | {units(row, 'read')} |")
+    for label in args.compare_tables:
+        folder = dict(builds)[label]
+        print()
+        print(f"Routes, {label} ({folder}, on tables of its own layout made by its own devserver) against this "
+              f"build, same run, calls taken round-robin: DynamoDB calls per request (most), capacity units per "
+              f"request and milliseconds (medians); × = this build / {label}. \"-\": {label} lacks the route "
+              f"(or its function), or the ratio has no meaning (0 units in {label}).")
+        print()
+        print(f"| route | calls {label} | calls now | write units {label} | write units now | × "
+              f"| read units {label} | read units now | × | round trip {label} | round trip now | × "
+              f"| function {label} | function now |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        absent = []
+        for row in route_rows:
+            other = compared_routes[label].get(row["path"])
+            if other is None:
+                absent.append(row["path"])
+                print(f"| {row['path']} | - | {row['calls']} | - | {units(row, 'write')} | - "
+                      f"| - | {units(row, 'read')} | - | - | {row['median']:.2f} ms | - "
+                      f"| - | {row['function']:.2f} ms |")
+                continue
+            print(f"| {row['path']} | {other['calls']} | {row['calls']} "
+                  f"| {units(other, 'write')} | {units(row, 'write')} | {times(row['write'], other['write'])} "
+                  f"| {units(other, 'read')} | {units(row, 'read')} | {times(row['read'], other['read'])} "
+                  f"| {other['median']:.2f} ms | {row['median']:.2f} ms | {times(row['median'], other['median'])} "
+                  f"| {other['function']:.2f} ms | {row['function']:.2f} ms |")
+        if absent:
+            print()
+            print(f"Not in {label}: {', '.join(absent)}.")
 
 
 if __name__ == "__main__":
