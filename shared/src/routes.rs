@@ -4,6 +4,7 @@
 //! the surfaces it serves ([`Surface`]), so that it links only their argument decoding.
 
 use crate::args::Arg;
+use crate::convex::Kind;
 use crate::error::ApiError;
 use crate::parse::{parse_args, parse_with};
 use futures::future::BoxFuture;
@@ -23,12 +24,13 @@ pub type Handler =
 pub type ArgsHandler =
     Arc<dyn Fn(Arg) -> BoxFuture<'static, Result<Vec<u8>, ApiError>> + Send + Sync>;
 
-/// The surfaces a route table is built for: which entries [`Routes::post`] makes of each handler.
+/// The surfaces a route table is built for: which entries the table makes of each route
+/// ([`Routes::query`], [`Routes::mutation`], [`Routes::http`]).
 ///
 /// Each entry links its own argument decoder for every route (serde code for each argument type), so
 /// a binary that serves one surface builds only that one: a group's Lambda function serves the HTTP
-/// routes ([`Http`]), the `api` function the function protocol ([`Functions`]), the dev server and
-/// the tests both ([`Both`]).
+/// routes ([`Http`]), the `api` function the function protocol ([`Functions`]: its queries and
+/// mutations; an HTTP-only route is not linked there), the dev server and the tests both ([`Both`]).
 pub trait Surface: 'static {
     /// Whether routes are entered from a JSON body (the HTTP routes, [`Routes::get`]).
     const BODY: bool;
@@ -62,6 +64,32 @@ pub enum Functions {}
 impl Surface for Functions {
     const BODY: bool = false;
     const ARGS: bool = true;
+}
+
+/// How a route is declared: the kind of function it also is, if any.
+trait Entry {
+    const KIND: Option<Kind>;
+}
+
+/// [`Routes::query`].
+enum QueryEntry {}
+
+impl Entry for QueryEntry {
+    const KIND: Option<Kind> = Some(Kind::Query);
+}
+
+/// [`Routes::mutation`].
+enum MutationEntry {}
+
+impl Entry for MutationEntry {
+    const KIND: Option<Kind> = Some(Kind::Mutation);
+}
+
+/// [`Routes::http`].
+enum HttpEntry {}
+
+impl Entry for HttpEntry {
+    const KIND: Option<Kind> = None;
 }
 
 /// One route: its handler, entered from a body or from decoded arguments (each when the table's
@@ -135,12 +163,14 @@ impl<T: Surface> Routes<T> {
         Self::default()
     }
 
-    /// Adds `POST path`: the body is parsed strictly into `A`, `handler` is called with the shared
-    /// `state` and the arguments, and its `R` is the response body.
+    /// Adds `POST path`, a route that is also the query function [`crate::convex::FUNCTIONS`]
+    /// names for it: the body (or the decoded arguments) is parsed strictly into `A`, `handler` is
+    /// called with the shared `state` and the arguments, and its `R` is the response body.
     ///
     /// # Panics
-    /// When `path` is already in the table: two handlers for one path is a bug in a route table.
-    pub fn post<S, A, R, F, Fut>(mut self, path: &'static str, state: &Arc<S>, handler: F) -> Self
+    /// When `path` is already in the table, or is not a query function's route: a bug in a route
+    /// table.
+    pub fn query<S, A, R, F, Fut>(self, path: &'static str, state: &Arc<S>, handler: F) -> Self
     where
         S: Send + Sync + 'static,
         A: DeserializeOwned + Send + 'static,
@@ -148,6 +178,77 @@ impl<T: Surface> Routes<T> {
         F: Fn(Arc<S>, A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
     {
+        // A constant per surface: a table without either entry never names the handler, so a
+        // binary that does not serve the route does not link it.
+        if !(T::BODY || T::ARGS) {
+            return self;
+        }
+        self.add::<QueryEntry, _, _, _, _, _>(path, state, handler)
+    }
+
+    /// Adds `POST path`, a route that is also the mutation function [`crate::convex::FUNCTIONS`]
+    /// names for it (see [`Routes::query`]).
+    ///
+    /// # Panics
+    /// When `path` is already in the table, or is not a mutation function's route.
+    pub fn mutation<S, A, R, F, Fut>(self, path: &'static str, state: &Arc<S>, handler: F) -> Self
+    where
+        S: Send + Sync + 'static,
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(Arc<S>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
+    {
+        if !(T::BODY || T::ARGS) {
+            return self;
+        }
+        self.add::<MutationEntry, _, _, _, _, _>(path, state, handler)
+    }
+
+    /// Adds `POST path`, an HTTP route that is no function of the protocol (see [`Routes::query`]).
+    ///
+    /// # Panics
+    /// When `path` is already in the table, or is a function's route.
+    pub fn http<S, A, R, F, Fut>(self, path: &'static str, state: &Arc<S>, handler: F) -> Self
+    where
+        S: Send + Sync + 'static,
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(Arc<S>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
+    {
+        if !T::BODY {
+            return self;
+        }
+        self.add::<HttpEntry, _, _, _, _, _>(path, state, handler)
+    }
+
+    /// Enters `path` with its body entry when `T` has one, and its arguments entry when `T` has the
+    /// function protocol and the route is a function (constants of each monomorph: the entry a
+    /// table lacks is not linked).
+    fn add<E: Entry, S, A, R, F, Fut>(
+        mut self,
+        path: &'static str,
+        state: &Arc<S>,
+        handler: F,
+    ) -> Self
+    where
+        S: Send + Sync + 'static,
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + 'static,
+        F: Fn(Arc<S>, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<R, ApiError>> + Send + 'static,
+    {
+        let kind = E::KIND;
+        let args = T::ARGS && kind.is_some();
+        let declared = crate::convex::FUNCTIONS
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.kind);
+        assert!(
+            declared == kind,
+            "route {path} is declared as {kind:?}, the function table says {declared:?}"
+        );
         let state = Arc::clone(state);
         let call = Arc::new(move |args: A| {
             let reply = handler(Arc::clone(&state), args);
@@ -163,7 +264,7 @@ impl<T: Surface> Routes<T> {
                 Box::pin(async move { call(parse_args(&body)?).await }) as BoxFuture<'static, _>
             }) as Handler
         });
-        let args = T::ARGS.then(|| {
+        let args = args.then(|| {
             Arc::new(move |args: Arg| {
                 let call = Arc::clone(&call);
                 Box::pin(async move { call(parse_with(args)?).await }) as BoxFuture<'static, _>
@@ -242,42 +343,88 @@ pub struct WithResult<T> {
 mod tests {
     use super::*;
 
+    /// A query (`/users/get`), a mutation (`/users/ensure`) and an HTTP-only route
+    /// (`/account/update`), each echoing its arguments.
     fn echo<T: Surface>() -> Routes<T> {
         let state = Arc::new(());
-        Routes::new().post(
-            "/test/echo",
-            &state,
-            |_: Arc<()>, args: serde_json::Value| async move { Ok(args) },
-        )
+        let echo = |_: Arc<()>, args: serde_json::Value| async move { Ok(args) };
+        Routes::new()
+            .query("/users/get", &state, echo)
+            .mutation("/users/ensure", &state, echo)
+            .http("/account/update", &state, echo)
     }
 
     #[test]
     fn a_route_may_have_a_body_limit_of_its_own() {
         let table = echo::<Both>().into_table();
-        assert_eq!(table.max_body("/test/echo"), None);
+        assert_eq!(table.max_body("/users/get"), None);
         assert_eq!(table.largest_body(), None);
-        let table = echo::<Both>().max_body("/test/echo", 5).into_table();
-        assert_eq!(table.max_body("/test/echo"), Some(5));
-        assert_eq!(table.max_body("/test/other"), None);
+        let table = echo::<Both>().max_body("/users/get", 5).into_table();
+        assert_eq!(table.max_body("/users/get"), Some(5));
+        assert_eq!(table.max_body("/users/ensure"), None);
         assert_eq!(table.largest_body(), Some(5));
+    }
+
+    /// The entries a table of `T` has: (path, from a body, from arguments).
+    fn entries<T: Surface>() -> Vec<(&'static str, bool, bool)> {
+        let table = echo::<T>();
+        table
+            .paths()
+            .map(|p| (p, table.get(p).is_some(), table.get_args(p).is_some()))
+            .collect()
     }
 
     #[tokio::test]
     async fn a_table_has_the_entries_of_its_surfaces_only() {
-        let (both, http, functions) = (echo::<Both>(), echo::<Http>(), echo::<Functions>());
-        assert!(both.get("/test/echo").is_some() && both.get_args("/test/echo").is_some());
-        assert!(http.get("/test/echo").is_some() && http.get_args("/test/echo").is_none());
-        assert!(
-            functions.get("/test/echo").is_none() && functions.get_args("/test/echo").is_some()
+        let (get, ensure, update) = ("/users/get", "/users/ensure", "/account/update");
+        assert_eq!(
+            entries::<Both>(),
+            [
+                (update, true, false),
+                (ensure, true, true),
+                (get, true, true)
+            ]
         );
-        assert_eq!(both.paths().collect::<Vec<_>>(), ["/test/echo"]);
-        assert_eq!(http.paths().collect::<Vec<_>>(), ["/test/echo"]);
-        assert_eq!(functions.paths().collect::<Vec<_>>(), ["/test/echo"]);
+        assert_eq!(
+            entries::<Http>(),
+            [
+                (update, true, false),
+                (ensure, true, false),
+                (get, true, false)
+            ]
+        );
+        assert_eq!(
+            entries::<Functions>(),
+            [(ensure, false, true), (get, false, true)]
+        );
 
-        let from_body = http.get("/test/echo").unwrap()(br#"{"a":1}"#.to_vec());
+        let http = echo::<Http>();
+        let from_body = http.get(get).unwrap()(br#"{"a":1}"#.to_vec());
         assert_eq!(from_body.await.unwrap(), br#"{"a":1}"#);
         let args = Arg::decode(serde_json::json!({ "a": 1 })).unwrap();
-        let from_args = functions.get_args("/test/echo").unwrap()(args);
+        let from_args = echo::<Functions>().get_args(get).unwrap()(args);
         assert_eq!(from_args.await.unwrap(), br#"{"a":1}"#);
+    }
+
+    #[test]
+    #[should_panic(expected = "route /users/get is declared as Some(Mutation)")]
+    fn a_route_declared_as_the_other_kind_is_a_bug() {
+        let state = Arc::new(());
+        let _ =
+            Routes::<Http>::new().mutation("/users/get", &state, |_: Arc<()>, a: u8| async move {
+                Ok(a)
+            });
+    }
+
+    #[test]
+    #[should_panic(expected = "route /test/echo is declared as Some(Query)")]
+    fn a_query_that_is_no_function_is_a_bug() {
+        let state = Arc::new(());
+        let _ =
+            Routes::<Both>::new().query(
+                "/test/echo",
+                &state,
+                |_: Arc<()>, a: u8| async move { Ok(a) },
+            );
     }
 }

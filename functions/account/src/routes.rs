@@ -76,12 +76,12 @@ pub struct ReserveReply {
 pub fn routes<S: AccountStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/account/getOrCreate", &state, get_or_create)
-        .post("/account/update", &state, update)
-        .post("/account/updateAccount", &state, update)
-        .post("/account/recordUsage", &state, record_usage)
-        .post("/account/reserveUsage", &state, reserve_usage)
-        .post("/account/releaseUsage", &state, release_usage)
+        .mutation("/account/getOrCreate", &state, get_or_create)
+        .http("/account/update", &state, update)
+        .mutation("/account/updateAccount", &state, update)
+        .mutation("/account/recordUsage", &state, record_usage)
+        .mutation("/account/reserveUsage", &state, reserve_usage)
+        .mutation("/account/releaseUsage", &state, release_usage)
 }
 
 struct State<S> {

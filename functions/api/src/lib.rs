@@ -77,20 +77,25 @@ mod tests {
     use std::sync::Arc;
 
     #[tokio::test]
-    async fn the_dynamodb_routes_are_those_of_every_group() {
+    async fn the_dynamodb_routes_are_the_functions_of_every_group() {
         let client = shared::dynamo::client(&shared::Config::default()).await;
         let clock: SharedClock = Arc::new(shared::SystemClock);
         let routes = dynamo_routes(&client, "", clock.clone());
-        let expected = GROUPS.iter().fold(Routes::new(), |routes, group| {
+        let mut functions: Vec<&str> = FUNCTIONS.iter().map(|f| f.path).collect();
+        functions.sort();
+        assert_eq!(routes.paths().collect::<Vec<_>>(), functions);
+        // The groups' other routes are HTTP only (no function to call them by): not linked here.
+        let groups = GROUPS.iter().fold(Routes::new(), |routes, group| {
             routes.merge((group.dynamo)(&client, "", clock.clone()))
         });
-        assert_eq!(
-            routes.paths().collect::<Vec<_>>(),
-            expected.paths().collect::<Vec<_>>()
-        );
+        let http_only: Vec<&str> = groups
+            .paths()
+            .filter(|p| routes.get_args(p).is_none())
+            .collect();
+        assert_eq!(http_only, ["/account/update", "/pipelines/listRuns"]);
         let embedded = embedded_routes(&EmbeddedDb::in_memory(), clock).unwrap();
         assert_eq!(
-            routes.paths().collect::<Vec<_>>(),
+            groups.paths().collect::<Vec<_>>(),
             embedded.paths().collect::<Vec<_>>()
         );
     }

@@ -70,10 +70,10 @@ pub struct ClearReply {
 pub fn routes<S: HistoryStore, T: Surface>(store: S) -> Routes<T> {
     let store = Arc::new(store);
     Routes::new()
-        .post("/history/list", &store, list)
-        .post("/history/record", &store, record)
-        .post("/history/remove", &store, remove)
-        .post("/history/clear", &store, clear)
+        .query("/history/list", &store, list)
+        .mutation("/history/record", &store, record)
+        .mutation("/history/remove", &store, remove)
+        .mutation("/history/clear", &store, clear)
 }
 
 async fn list<S: HistoryStore>(

@@ -132,18 +132,18 @@ pub struct RunsReply {
 pub fn routes<S: PipelinesStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/pipelines/list", &state, list)
-        .post("/pipelines/get", &state, get)
-        .post(
+        .query("/pipelines/list", &state, list)
+        .query("/pipelines/get", &state, get)
+        .query(
             "/pipelines/findByWebhookSecret",
             &state,
             find_by_webhook_secret,
         )
-        .post("/pipelines/create", &state, create)
-        .post("/pipelines/update", &state, update)
-        .post("/pipelines/delete", &state, delete)
-        .post("/pipelines/recordRun", &state, record_run)
-        .post("/pipelines/listRuns", &state, list_runs)
+        .mutation("/pipelines/create", &state, create)
+        .mutation("/pipelines/update", &state, update)
+        .mutation("/pipelines/delete", &state, delete)
+        .mutation("/pipelines/recordRun", &state, record_run)
+        .http("/pipelines/listRuns", &state, list_runs)
 }
 
 struct State<S> {

@@ -94,12 +94,12 @@ pub struct ListUsageReply {
 pub fn routes<S: ProvisioningStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/provisioning/save", &state, save)
-        .post("/provisioning/findActive", &state, find_active)
-        .post("/provisioning/markRevoked", &state, mark_revoked)
-        .post("/provisioning/list", &state, list)
-        .post("/provisioning/recordUsage", &state, record_usage)
-        .post("/provisioning/listUsage", &state, list_usage)
+        .mutation("/provisioning/save", &state, save)
+        .query("/provisioning/findActive", &state, find_active)
+        .mutation("/provisioning/markRevoked", &state, mark_revoked)
+        .query("/provisioning/list", &state, list)
+        .mutation("/provisioning/recordUsage", &state, record_usage)
+        .query("/provisioning/listUsage", &state, list_usage)
 }
 
 struct State<S> {

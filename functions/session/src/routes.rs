@@ -43,10 +43,10 @@ pub struct GetReply {
 pub fn routes<S: SessionStore, T: Surface>(store: S) -> Routes<T> {
     let store = Arc::new(store);
     Routes::new()
-        .post("/session/save", &store, save)
-        .post("/session/get", &store, get)
-        .post("/session/delete", &store, delete)
-        .post("/session/prune", &store, prune)
+        .mutation("/session/save", &store, save)
+        .query("/session/get", &store, get)
+        .mutation("/session/delete", &store, delete)
+        .mutation("/session/prune", &store, prune)
 }
 
 async fn save<S: SessionStore>(

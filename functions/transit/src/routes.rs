@@ -110,14 +110,14 @@ struct State<S> {
 pub fn routes<S: TransitStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/transit/listTranscripts", &state, list_transcripts)
-        .post("/transit/saveTranscript", &state, save_transcript)
+        .query("/transit/listTranscripts", &state, list_transcripts)
+        .mutation("/transit/saveTranscript", &state, save_transcript)
         .max_body("/transit/saveTranscript", MAX_SAVE_BODY_BYTES)
-        .post("/transit/clearTranscripts", &state, clear_transcripts)
-        .post("/transit/removeTranscript", &state, remove_transcript)
-        .post("/transit/getCalendarToken", &state, get_calendar_token)
-        .post("/transit/setCalendarToken", &state, set_calendar_token)
-        .post("/transit/clearCalendarToken", &state, clear_calendar_token)
+        .mutation("/transit/clearTranscripts", &state, clear_transcripts)
+        .mutation("/transit/removeTranscript", &state, remove_transcript)
+        .query("/transit/getCalendarToken", &state, get_calendar_token)
+        .mutation("/transit/setCalendarToken", &state, set_calendar_token)
+        .mutation("/transit/clearCalendarToken", &state, clear_calendar_token)
 }
 
 async fn list_transcripts<S: TransitStore>(

@@ -140,11 +140,11 @@ impl<S> State<S> {
 pub fn routes<S: TranslationsStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/translations/list", &state, list)
-        .post("/translations/create", &state, create)
-        .post("/translations/promote", &state, promote)
-        .post("/translations/clear", &state, clear)
-        .post("/translations/markAdopted", &state, mark_adopted)
+        .query("/translations/list", &state, list)
+        .mutation("/translations/create", &state, create)
+        .mutation("/translations/promote", &state, promote)
+        .mutation("/translations/clear", &state, clear)
+        .mutation("/translations/markAdopted", &state, mark_adopted)
 }
 
 async fn list<S: TranslationsStore>(

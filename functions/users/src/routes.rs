@@ -27,8 +27,8 @@ pub struct EnsureReply {
 pub fn routes<S: UsersStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/users/ensure", &state, ensure)
-        .post("/users/get", &state, get)
+        .mutation("/users/ensure", &state, ensure)
+        .query("/users/get", &state, get)
 }
 
 struct State<S> {

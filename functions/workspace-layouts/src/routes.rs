@@ -55,9 +55,9 @@ pub struct ClearReply {
 pub fn routes<S: WorkspaceLayoutsStore, T: Surface>(store: S, clock: SharedClock) -> Routes<T> {
     let state = Arc::new(State { store, clock });
     Routes::new()
-        .post("/workspaceLayouts/get", &state, get)
-        .post("/workspaceLayouts/save", &state, save)
-        .post("/workspaceLayouts/clear", &state, clear)
+        .query("/workspaceLayouts/get", &state, get)
+        .mutation("/workspaceLayouts/save", &state, save)
+        .mutation("/workspaceLayouts/clear", &state, clear)
 }
 
 struct State<S> {
