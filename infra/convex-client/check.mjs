@@ -280,6 +280,8 @@ async function transit() {
   assert.deepEqual(await mutation("transit:clearCalendarToken", { userId: "u1" }), { cleared: false });
   // A bad argument names the field, never the secret.
   await rejects(mutation("transit:setCalendarToken", { ...token, expiresAt: "soon" }), "expiresAt: expected a number, got a string");
+}
+
 async function translations() {
   // As the app's translation routes call them (CONTRACT.md §7.9).
   const doc = { accountId: "u1", documentId: "doc-1" };
