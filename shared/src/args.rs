@@ -260,10 +260,8 @@ impl<'de> de::VariantAccess<'de> for Arg {
     type Error = serde_json::Error;
 
     fn unit_variant(self) -> Result<(), Self::Error> {
-        match self {
-            Arg::Null => Ok(()),
-            other => Err(de::Error::invalid_type(other.unexpected(), &"unit variant")),
-        }
+        // As serde_json does: `null`, else "expected unit" naming what was sent.
+        de::Deserialize::deserialize(self)
     }
 
     fn newtype_variant_seed<T: de::DeserializeSeed<'de>>(
@@ -442,6 +440,11 @@ mod tests {
             json!({ "entry": { "id": "a", "durationMs": 1e39 } }),
             json!({ "entry": [] }),
             json!({}),
+            json!({ "entry": { "id": "a", "durationMs": 1, "tags": ["t", "u", 3] } }),
+            json!({ "entry": { "id": "a", "durationMs": 1, "kind": { "round": 1 } } }),
+            json!({ "entry": { "id": "a", "durationMs": 1 }, "limit": "3" }),
+            json!({ "entry": { "id": "a", "durationMs": 1 }, "other": 1 }),
+            json!({ "entry": null }),
         ] {
             let from_body = parse_args::<Args>(bad.to_string().as_bytes()).unwrap_err();
             assert_eq!(parse(bad.clone()).unwrap_err(), from_body, "{bad}");
