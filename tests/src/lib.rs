@@ -129,12 +129,13 @@ impl TestApp {
 
 /// Starts a dev server on `store`, accepting [`ADMIN_KEY`].
 pub async fn spawn_app(store: Store) -> TestApp {
-    spawn_app_with(
-        auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-        store,
-        Arc::new(shared::SystemClock),
-    )
-    .await
+    spawn_app_at(store, Arc::new(shared::SystemClock)).await
+}
+
+/// Starts a dev server on `store` guarded by [`ADMIN_KEY`], reading the time from `clock` (a
+/// `ManualClock` for tests that set it).
+pub async fn spawn_app_at(store: Store, clock: SharedClock) -> TestApp {
+    spawn_app_with(auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]), store, clock).await
 }
 
 /// Starts a dev server with the given guard, store and clock.
@@ -255,6 +256,48 @@ impl DynamoTables {
     /// Creates the tables on the test run's DynamoDB Local.
     pub async fn create() -> Self {
         Self::create_on(&dynamodb_endpoint()).await
+    }
+
+    /// Writes whole `items` straight into this test's `table` (seed data too large to write
+    /// through the routes), 25 to a `BatchWriteItem`, sending again what DynamoDB Local leaves
+    /// unprocessed or a loaded machine times out: puts of whole items are safe to repeat.
+    pub async fn put_all(&self, table: &str, items: Vec<shared::dynamo::Item>) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let requests: Vec<WriteRequest> = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder().set_item(Some(item)).build();
+                WriteRequest::builder()
+                    .put_request(put.expect("an item"))
+                    .build()
+            })
+            .collect();
+        for batch in requests.chunks(25) {
+            let mut pending = batch.to_vec();
+            for _ in 0..5 {
+                match self
+                    .client
+                    .batch_write_item()
+                    .request_items(self.table(table), pending.clone())
+                    .send()
+                    .await
+                {
+                    Ok(output) => {
+                        pending = output
+                            .unprocessed_items
+                            .unwrap_or_default()
+                            .into_values()
+                            .flatten()
+                            .collect();
+                        if pending.is_empty() {
+                            break;
+                        }
+                    }
+                    Err(err) => eprintln!("seeding {table} again after {err:?}"),
+                }
+            }
+            assert!(pending.is_empty(), "the seed of {table} is written");
+        }
     }
 
     /// This test's name for a table (`users`, `sessions`, ...).

@@ -774,7 +774,7 @@ mod http {
     use super::{FEB_1, JAN_15, JAN_END};
     use devserver::Store;
     use serde_json::{json, Value};
-    use service_tests::{auth, conformance, spawn_app_with, TestApp, ADMIN_KEY};
+    use service_tests::{conformance, spawn_app_at, TestApp};
     use shared::clock::ManualClock;
     use std::sync::Arc;
 
@@ -784,12 +784,7 @@ mod http {
     }
 
     async fn app(store: Store, clock: &Arc<ManualClock>) -> TestApp {
-        spawn_app_with(
-            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-            store,
-            clock.clone(),
-        )
-        .await
+        spawn_app_at(store, clock.clone()).await
     }
 
     fn usage(used: u64, allowance: u64, at: f64) -> Value {

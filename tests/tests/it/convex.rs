@@ -4,7 +4,7 @@
 
 use devserver::Store;
 use serde_json::{json, Value};
-use service_tests::{auth, conformance, spawn_app_with, Answer, TestApp, ADMIN_KEY};
+use service_tests::{auth, conformance, spawn_app_at, spawn_app_with, Answer, TestApp, ADMIN_KEY};
 use shared::clock::ManualClock;
 use shared::convex::{Kind, FUNCTIONS};
 use std::collections::BTreeSet;
@@ -37,12 +37,7 @@ struct Client {
 impl Client {
     async fn new(store: Store) -> Self {
         let clock = ManualClock::at(T0);
-        let app = spawn_app_with(
-            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-            store,
-            clock.clone(),
-        )
-        .await;
+        let app = spawn_app_at(store, clock.clone()).await;
         Self {
             app,
             clock,

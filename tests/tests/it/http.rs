@@ -1,7 +1,7 @@
 //! The HTTP surface through the dev server: every route, every error status, the log lines.
 
 use serde_json::{json, Value};
-use service_tests::{auth, embedded, spawn_app, spawn_app_with, ADMIN_KEY};
+use service_tests::{auth, embedded, spawn_app, spawn_app_at, spawn_app_with, ADMIN_KEY};
 use shared::clock::ManualClock;
 use std::sync::Arc;
 
@@ -19,12 +19,7 @@ fn fields(line: &Value) -> Vec<&str> {
 #[tokio::test]
 async fn users_routes_answer_as_the_contract_says() {
     let clock = ManualClock::at(1_000);
-    let app = spawn_app_with(
-        auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-        embedded(),
-        clock.clone(),
-    )
-    .await;
+    let app = spawn_app_at(embedded(), clock.clone()).await;
     assert_eq!(
         app.ok(
             "/users/ensure",

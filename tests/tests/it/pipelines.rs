@@ -1018,7 +1018,7 @@ mod round_trips {
 mod http {
     use super::*;
     use devserver::Store;
-    use service_tests::{auth, spawn_app_with, ADMIN_KEY};
+    use service_tests::spawn_app_at;
     use shared::clock::ManualClock;
 
     /// 2025-01-01T00:00:00.000Z.
@@ -1026,12 +1026,7 @@ mod http {
 
     async fn app(store: Store) -> (service_tests::TestApp, std::sync::Arc<ManualClock>) {
         let clock = ManualClock::at(T0);
-        let app = spawn_app_with(
-            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-            store,
-            clock.clone(),
-        )
-        .await;
+        let app = spawn_app_at(store, clock.clone()).await;
         (app, clock)
     }
 

@@ -6,7 +6,7 @@ use provisioning::{
     ProvisioningStore, RecordId, Status, Usage, UsageEntry,
 };
 use serde_json::{json, Value};
-use service_tests::{auth, conformance, embedded_db, key, spawn_app_with, DynamoTables, ADMIN_KEY};
+use service_tests::{conformance, embedded_db, key, spawn_app_at, DynamoTables};
 use shared::clock::ManualClock;
 use shared::{Num, StoreError};
 
@@ -883,12 +883,7 @@ fn wire_credential(id: &str, user: &str) -> Value {
 
 async fn routes_answer_as_the_contract_says(store: devserver::Store) {
     let clock = ManualClock::at(1_000);
-    let app = spawn_app_with(
-        auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-        store,
-        clock.clone(),
-    )
-    .await;
+    let app = spawn_app_at(store, clock.clone()).await;
     let mut first = wire_credential("c1", "u1");
     first["providerReference"] = json!("prov-1");
     first["metadata"] =
@@ -1004,12 +999,7 @@ async fn provisioning_routes_answer_as_the_contract_says() {
 
 #[tokio::test]
 async fn bad_provisioning_arguments_are_400_naming_the_field() {
-    let app = spawn_app_with(
-        auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-        service_tests::embedded(),
-        ManualClock::at(1),
-    )
-    .await;
+    let app = spawn_app_at(service_tests::embedded(), ManualClock::at(1)).await;
     let with = |field: &str, value: Value| {
         let mut record = wire_credential("c", "u");
         record[field] = value;
@@ -1154,12 +1144,7 @@ async fn an_oversized_credential_is_413() {
 }
 
 async fn oversized_credential_is_413(store: devserver::Store) {
-    let app = spawn_app_with(
-        auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-        store,
-        ManualClock::at(1),
-    )
-    .await;
+    let app = spawn_app_at(store, ManualClock::at(1)).await;
     let mut record = wire_credential("c", "u");
     record["tokenHash"] = json!("h".repeat(shared::MAX_ITEM_BYTES + 1));
     let answer = app

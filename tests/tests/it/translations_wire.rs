@@ -4,7 +4,7 @@
 
 use devserver::Store;
 use serde_json::{json, Value};
-use service_tests::{auth, spawn_app_with, Answer, TestApp, ADMIN_KEY};
+use service_tests::{spawn_app_at, Answer, TestApp, ADMIN_KEY};
 use shared::clock::ManualClock;
 use shared::convex::Kind;
 use std::sync::Arc;
@@ -42,12 +42,7 @@ fn names(function: &str) -> (&'static shared::convex::Function, String) {
 impl Wire {
     async fn new(store: Store, surface: Surface) -> Self {
         let clock = ManualClock::at(T0);
-        let app = spawn_app_with(
-            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-            store,
-            clock.clone(),
-        )
-        .await;
+        let app = spawn_app_at(store, clock.clone()).await;
         Self {
             app,
             clock,

@@ -182,7 +182,7 @@ async fn numbers_come_back_exactly(store: impl WorkspaceLayoutsStore) {
 mod wire {
     use devserver::Store;
     use serde_json::{json, Value};
-    use service_tests::{auth, conformance, spawn_app_with, Answer, TestApp, ADMIN_KEY};
+    use service_tests::{conformance, spawn_app_at, Answer, TestApp, ADMIN_KEY};
     use shared::clock::ManualClock;
     use shared::convex::{Kind, FUNCTIONS};
     use std::sync::Arc;
@@ -227,12 +227,7 @@ mod wire {
     impl Client {
         async fn new(store: Store, surface: Surface) -> Self {
             let clock = ManualClock::at(T0);
-            let app = spawn_app_with(
-                auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-                store,
-                clock.clone(),
-            )
-            .await;
+            let app = spawn_app_at(store, clock.clone()).await;
             Self {
                 app,
                 clock,

@@ -1,7 +1,6 @@
 //! The history group's writes under faults.
 
 use super::{under_every_fault, WriteCase};
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use serde_json::{json, Value};
 use service_tests::{DynamoTables, TestApp};
 
@@ -29,43 +28,14 @@ impl WriteCase for Record {
     const OP: &'static str = "PutItem";
 
     async fn seed(&self, tables: &DynamoTables, key: &str) {
-        let items: Vec<_> = (0..self.before)
+        let items = (0..self.before)
             .map(|i| {
                 let created = format!("2026-01-01T00:00:{:02}.{:03}Z", i / 1000, i % 1000);
-                let item = serde_dynamo::to_item(entry(key, &format!("old-{i:03}"), &created))
-                    .expect("an item");
-                WriteRequest::builder()
-                    .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                    .build()
+                serde_dynamo::to_item(entry(key, &format!("old-{i:03}"), &created))
+                    .expect("an item")
             })
             .collect();
-        for batch in items.chunks(25) {
-            // Puts of whole items: safe to send again when a loaded machine times one out.
-            let mut pending = batch.to_vec();
-            for _ in 0..5 {
-                match tables
-                    .client
-                    .batch_write_item()
-                    .request_items(tables.table("history"), pending.clone())
-                    .send()
-                    .await
-                {
-                    Ok(output) => {
-                        pending = output
-                            .unprocessed_items
-                            .unwrap_or_default()
-                            .into_values()
-                            .flatten()
-                            .collect();
-                        if pending.is_empty() {
-                            break;
-                        }
-                    }
-                    Err(err) => eprintln!("seeding history again after {err:?}"),
-                }
-            }
-            assert!(pending.is_empty(), "the seed is written");
-        }
+        tables.put_all("history", items).await;
     }
 
     fn args(&self, key: &str) -> Value {

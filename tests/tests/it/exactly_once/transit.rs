@@ -10,7 +10,6 @@
 //! answer that is not what is stored.
 
 use super::{under_every_fault, WriteCase};
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use serde_json::{json, Value};
 use service_tests::{DynamoTables, TestApp};
 use shared::import::{Doc, ImportTable};
@@ -79,42 +78,12 @@ async fn seed_transcripts(tables: &DynamoTables, user: &str, count: usize) {
         .collect();
     let (kept, skipped) = TranscriptImport::select(docs);
     assert!(skipped.is_empty(), "{skipped:?}");
-    let items: Vec<WriteRequest> = kept
+    let items = kept
         .iter()
         .flat_map(|doc| TranscriptImport::items(doc).expect("items"))
-        .map(|(_, item)| {
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build().unwrap())
-                .build()
-        })
+        .map(|(_, item)| item)
         .collect();
-    for batch in items.chunks(25) {
-        // Puts of whole items: safe to send again when a loaded machine times one out.
-        let mut pending = batch.to_vec();
-        for _ in 0..5 {
-            match tables
-                .client
-                .batch_write_item()
-                .request_items(tables.table("transit-transcripts"), pending.clone())
-                .send()
-                .await
-            {
-                Ok(output) => {
-                    pending = output
-                        .unprocessed_items
-                        .unwrap_or_default()
-                        .into_values()
-                        .flatten()
-                        .collect();
-                    if pending.is_empty() {
-                        break;
-                    }
-                }
-                Err(err) => eprintln!("seeding transcripts again after {err:?}"),
-            }
-        }
-        assert!(pending.is_empty(), "the seed is written");
-    }
+    tables.put_all("transit-transcripts", items).await;
 }
 
 /// The listed `id` next to a save's answer: they must be the same transcript.

@@ -3,7 +3,7 @@
 
 use super::*;
 use devserver::Store;
-use service_tests::{auth, embedded, spawn_app_with, Answer, TestApp, ADMIN_KEY};
+use service_tests::{embedded, spawn_app_at, Answer, TestApp, ADMIN_KEY};
 use shared::clock::ManualClock;
 use shared::convex::{Kind, FUNCTIONS};
 use std::sync::Arc;
@@ -36,12 +36,7 @@ type Outcome = Result<Value, (u16, String)>;
 impl App {
     async fn new(store: Store, surface: Surface) -> Self {
         let clock = ManualClock::at(T0);
-        let app = spawn_app_with(
-            auth(&[("CONVEX_ADMIN_KEY", ADMIN_KEY)]),
-            store,
-            clock.clone(),
-        )
-        .await;
+        let app = spawn_app_at(store, clock.clone()).await;
         Self {
             app,
             clock,
