@@ -189,6 +189,24 @@ pub fn dynamodb_endpoint() -> String {
 /// How many test runs create their tables at once (see [`DynamoTables::create_on`]).
 static CREATING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// The actions of each statement of `function`'s IAM policy in the SAM `template`, in order.
+pub fn policy_actions(template: &serde_norway::Value, function: &str) -> Vec<Vec<String>> {
+    let statements = &template["Resources"][function]["Properties"]["Policies"][0]["Statement"];
+    statements
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{function} has a policy"))
+        .iter()
+        .map(|statement| {
+            statement["Action"]
+                .as_sequence()
+                .expect("a list of actions")
+                .iter()
+                .map(|action| action.as_str().expect("an action").to_owned())
+                .collect()
+        })
+        .collect()
+}
+
 /// Fresh DynamoDB tables for one test: every table of the template, under a unique prefix.
 pub struct DynamoTables {
     /// A client counting its calls.

@@ -726,19 +726,9 @@ fn the_template_defines_the_history_table_its_index_and_a_least_privilege_policy
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(table["DeletionProtectionEnabled"], true);
 
-    let function = &template["Resources"]["HistoryFunction"]["Properties"];
-    let statements = function["Policies"][0]["Statement"].as_sequence().unwrap();
-    let actions: Vec<Vec<&str>> = statements
-        .iter()
-        .map(|s| {
-            s["Action"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap())
-                .collect()
-        })
-        .collect();
+    let statements =
+        &template["Resources"]["HistoryFunction"]["Properties"]["Policies"][0]["Statement"];
+    let actions = service_tests::policy_actions(&template, "HistoryFunction");
     assert_eq!(
         actions,
         [

@@ -972,19 +972,9 @@ fn the_template_defines_the_translations_table_its_index_and_a_least_privilege_p
         true
     );
 
-    let function = &template["Resources"]["TranslationsFunction"]["Properties"];
-    let statements = function["Policies"][0]["Statement"].as_sequence().unwrap();
-    let actions: Vec<Vec<&str>> = statements
-        .iter()
-        .map(|s| {
-            s["Action"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap())
-                .collect()
-        })
-        .collect();
+    let statements =
+        &template["Resources"]["TranslationsFunction"]["Properties"]["Policies"][0]["Statement"];
+    let actions = service_tests::policy_actions(&template, "TranslationsFunction");
     assert_eq!(
         actions,
         [

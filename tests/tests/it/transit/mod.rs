@@ -129,22 +129,7 @@ fn the_template_defines_both_tables_and_a_least_privilege_policy() {
         key_names(transit::attr::CALENDAR_TOKENS.resource),
         [transit::attr::USER_ID]
     );
-    let statements = template["Resources"]["TransitFunction"]["Properties"]["Policies"][0]
-        ["Statement"]
-        .as_sequence()
-        .unwrap()
-        .clone();
-    let actions: Vec<Vec<&str>> = statements
-        .iter()
-        .map(|s| {
-            s["Action"]
-                .as_sequence()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap())
-                .collect()
-        })
-        .collect();
+    let actions = service_tests::policy_actions(&template, "TransitFunction");
     assert_eq!(
         actions,
         [
