@@ -2,14 +2,20 @@
 # Every test. Installs what the tests need once, cached outside the repository (DynamoDB Local;
 # cargo-lambda, zig, SAM CLI with the Lambda Runtime Interface Emulator, cfn-lint), then:
 #   1. checks template.yaml (cfn-lint, sam validate --lint);
-#   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64), and checks that
-#      `sam build` builds every function of the template;
+#   2. builds every function's release bootstrap as deployed (cargo lambda, x86_64), checks that
+#      `sam build` builds every function of the template, and that every bootstrap is ≤ 5 MiB;
 #   3. starts DynamoDB Local on a free port and runs every test of the workspace with the DynamoDB
 #      suites and the emulator runs enabled; stops it;
 #   4. fuzzes every route of the dev server with schemathesis against openapi.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 step() { echo "test: $* ($(date +%H:%M:%S))"; }
+# DESIGN.md §5: every release bootstrap ≤ 5 MiB (`make bench` reports it too; here it fails the run).
+check_sizes() {
+  local over
+  over=$(find "$1" -name bootstrap -size +5242880c)
+  [ -z "$over" ] || { ls -l $over >&2; echo "test: bootstrap over 5 MiB (5,242,880 B, DESIGN.md §5)" >&2; exit 1; }
+}
 
 step "installing tools (once)"
 bin=$(infra/scripts/tools.sh)
@@ -24,6 +30,7 @@ step "checking template.yaml"
 step "building release bootstraps"
 lambda_dir=$(infra/scripts/lambda-build.sh)
 ls -l "$lambda_dir"/*/bootstrap
+check_sizes "$lambda_dir"
 
 step "sam build (every function, as a deploy builds it)"
 sam_dir=$(mktemp -d)
@@ -32,6 +39,7 @@ functions=$(ls -d functions/*/ | wc -l)
 built=$(ls "$sam_dir"/*Function/bootstrap | wc -l)
 [ "$built" -eq "$functions" ] || { echo "test: sam build made $built bootstraps for $functions functions" >&2; exit 1; }
 ls -l "$sam_dir"/*Function/bootstrap
+check_sizes "$sam_dir"
 rm -rf "$sam_dir"
 
 step "starting DynamoDB Local"
