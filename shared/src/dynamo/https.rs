@@ -44,7 +44,7 @@ use std::time::Duration;
 /// is made on the first call, for the connect timeout the SDK passes (one value for the client's
 /// life: [`super::CONNECT_TIMEOUT`]).
 pub(crate) fn client() -> SharedHttpClient {
-    let tls = Arc::new(tls_config(Roots::from_env()));
+    let tls = Arc::new(tls_config(Roots::from_env().store()));
     let pool: Mutex<Option<(Option<Duration>, SharedHttpConnector)>> = Mutex::new(None);
     http_client_fn(move |settings, _| {
         let connect_timeout = settings.connect_timeout();
@@ -61,12 +61,12 @@ pub(crate) fn client() -> SharedHttpClient {
 }
 
 /// rustls on `ring`, TLS 1.2 and 1.3, offering HTTP/1.1 only (ALPN).
-fn tls_config(roots: Roots) -> rustls::ClientConfig {
+fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots.store())
+        .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     config
@@ -297,7 +297,7 @@ mod tests {
     fn connector() -> Http1 {
         Http1::new(
             Some(Duration::from_secs(1)),
-            &Arc::new(tls_config(Roots::Aws { files: false })),
+            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
         )
     }
 
@@ -305,8 +305,7 @@ mod tests {
         connector.call(HttpRequest::get(url).unwrap()).await
     }
 
-    fn answer(stream: &mut std::net::TcpStream) {
-        use std::io::Write;
+    fn answer(stream: &mut impl std::io::Write) {
         stream
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-answer: yes\r\n\r\n")
             .unwrap();
@@ -371,6 +370,76 @@ mod tests {
         });
         let error = get(&connector(), &url).await.expect_err("not HTTP");
         assert_eq!(error.as_other(), None, "{error:?}");
+    }
+
+    /// A TLS endpoint for `localhost` on a loopback port, its certificate issued by a throwaway
+    /// CA (returned, DER), answering every request as [`answer`] does.
+    fn tls_server() -> (String, rustls_pki_types::CertificateDer<'static>) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use std::io::{BufRead, BufReader};
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let config = Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "https://localhost:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let connection = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, stream.unwrap());
+                // One request a connection is enough here; a refused handshake ends it.
+                let mut line = String::new();
+                let mut reader = BufReader::new(&mut tls);
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                if line == "\r\n" {
+                    answer(&mut tls);
+                }
+            }
+        });
+        (url, ca.der().clone())
+    }
+
+    #[tokio::test]
+    async fn https_verifies_the_server_against_the_roots() {
+        let (url, ca) = tls_server();
+
+        // The AWS roots alone: the throwaway CA's certificate is refused, nothing is sent.
+        let aws_only = Http1::new(
+            Some(Duration::from_secs(1)),
+            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
+        );
+        let error = get(&aws_only, &url).await.expect_err("an unknown issuer");
+        assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
+
+        // The same roots and the CA (as SSL_CERT_FILE adds it): answered over TLS.
+        let mut roots = Roots::Aws { files: false }.store();
+        roots.add(ca).unwrap();
+        let trusting = Http1::new(Some(Duration::from_secs(1)), &Arc::new(tls_config(roots)));
+        let response = get(&trusting, &url).await.expect("answered");
+        assert_eq!(response.status().as_u16(), 200);
+        assert_eq!(response.headers().get("x-answer"), Some("yes"));
     }
 
     #[test]
