@@ -4,13 +4,14 @@
 //!
 //! Why not the SDK's own `aws-smithy-http-client`: it always links hyper's HTTP/2 client and the
 //! `h2` crate, and switches on hyper-util's HTTP/2 support for every hyper client in the binary (the
-//! Lambda runtime's too); DynamoDB's API is HTTP/1.1. Without them every bootstrap is ~650 KB smaller
+//! Lambda runtime's too); DynamoDB's endpoints speak HTTP/1.1 only. Without them every bootstrap is ~650 KB smaller
 //! (the api function 5,512,896 → 4,861,880 B), which is what keeps the api function under 5 MiB.
 //! What this client does as the SDK's does: a pool of keep-alive connections, plain `http` for
 //! DynamoDB Local, the SDK's connect timeout (the TCP connect; the TLS handshake is bounded by the
 //! attempt timeout), failures classified the same way for the retry layer ([`classify`]) and
 //! connections the retry layer poisons left out of the pool. What it does not: HTTP/2, and proxies
-//! (`HTTPS_PROXY`; a Lambda function reaches DynamoDB directly or through a VPC endpoint).
+//! (the SDK's client takes one only when given a `ProxyConfig`, which this service never gave it;
+//! `HTTPS_PROXY` was not read before either).
 //!
 //! The roots it trusts ([`Roots`]): by default the five AWS endpoints chain to, compiled in
 //! (`aws-roots.pem`: Amazon Root CA 1-4 and Starfield Services Root Certificate Authority - G2, the
@@ -73,7 +74,7 @@ fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
 }
 
 /// A pool of HTTP/1.1 connections, plain or over TLS by the endpoint's scheme (DynamoDB Local is
-/// plain `http`), as the SDK's own hyper client is, without HTTP/2 and proxies.
+/// plain `http`), as the SDK's own hyper client is, without HTTP/2.
 #[derive(Debug)]
 struct Http1 {
     client: Client<HttpsConnector<Tcp>, SdkBody>,
