@@ -3,9 +3,10 @@
 //! one TLS stack in the binary), plugged into the SDK through its `HttpClient` trait.
 //!
 //! Why not the SDK's own `aws-smithy-http-client`: it always links hyper's HTTP/2 client and the
-//! `h2` crate, and switches on hyper-util's HTTP/2 support for every hyper client in the binary (the
-//! Lambda runtime's too); DynamoDB's endpoints speak HTTP/1.1 only. Without them every bootstrap is ~650 KB smaller
-//! (the api function 5,512,896 → 4,861,880 B), which is what keeps the api function under 5 MiB.
+//! `h2` crate, and switches on hyper-util's HTTP/2 support for every hyper client in the binary
+//! (the Lambda runtime's too); DynamoDB's endpoints speak HTTP/1.1 only. Without them every
+//! bootstrap is ~650 KB smaller (the api function 5,512,896 → 4,861,880 B), which is what keeps
+//! the api function under 5 MiB.
 //! What this client does as the SDK's does: a pool of keep-alive connections, plain `http` for
 //! DynamoDB Local, the SDK's connect timeout (the TCP connect; the TLS handshake is bounded by the
 //! attempt timeout), failures classified the same way for the retry layer ([`classify`]) and
@@ -273,7 +274,7 @@ mod tests {
             for stream in listener.incoming() {
                 let mut stream = stream.unwrap();
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                // Every request of the connection: its head (no body: these are GETs), then `serve`.
+                // Each request of the connection: its head (GETs: no body), then `serve`.
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 loop {
                     let mut line = String::new();
