@@ -8,8 +8,7 @@
 //! bootstrap is ~650 KB smaller (the api function 5,512,896 → 4,861,880 B), which is what keeps
 //! the api function under 5 MiB.
 //! What this client does as the SDK's does: a pool of keep-alive connections, plain `http` for
-//! DynamoDB Local, the SDK's connect timeout (the TCP connect; the TLS handshake is bounded by the
-//! attempt timeout), failures classified the same way for the retry layer ([`classify`]) and
+//! DynamoDB Local, the SDK's connect timeout over the whole connect (TCP and TLS), failures classified the same way for the retry layer ([`classify`]) and
 //! connections the retry layer poisons left out of the pool. What it does not: HTTP/2, and proxies
 //! (the SDK's client takes one only when given a `ProxyConfig`, which this service never gave it;
 //! `HTTPS_PROXY` was not read before either).
@@ -78,7 +77,7 @@ fn tls_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
 /// plain `http`), as the SDK's own hyper client is, without HTTP/2.
 #[derive(Debug)]
 struct Http1 {
-    client: Client<HttpsConnector<Tcp>, SdkBody>,
+    client: Client<ConnectTimeout<HttpsConnector<Tcp>>, SdkBody>,
 }
 
 impl Http1 {
@@ -86,11 +85,62 @@ impl Http1 {
         let mut tcp = Tcp::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(connect_timeout);
+        let connect = ConnectTimeout {
+            inner: HttpsConnector::from((tcp, Arc::clone(tls))),
+            timeout: connect_timeout,
+        };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
-            .build(HttpsConnector::from((tcp, Arc::clone(tls))));
+            .build(connect);
         Self { client }
+    }
+}
+
+/// Opening a connection, DNS, TCP and the TLS handshake together, bounded by the SDK's connect
+/// timeout, as its own client bounds it; the error is an I/O timeout, which [`classify`] makes a
+/// timeout for the retry layer.
+#[derive(Debug, Clone)]
+struct ConnectTimeout<C> {
+    inner: C,
+    timeout: Option<Duration>,
+}
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+impl<C> tower_service::Service<hyper::Uri> for ConnectTimeout<C>
+where
+    C: tower_service::Service<hyper::Uri>,
+    C::Future: Send + 'static,
+    C::Error: Into<BoxError>,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: hyper::Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match timeout {
+                None => connecting.await.map_err(Into::into),
+                Some(timeout) => match tokio::time::timeout(timeout, connecting).await {
+                    Ok(connected) => connected.map_err(Into::into),
+                    Err(_) => Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no connection within the connect timeout ({timeout:?})"),
+                    )
+                    .into()),
+                },
+            }
+        })
     }
 }
 
@@ -421,6 +471,33 @@ mod tests {
             }
         });
         (url, ca.der().clone())
+    }
+
+    #[tokio::test]
+    async fn the_connect_timeout_bounds_the_tls_handshake() {
+        // A server that accepts the TCP connection and never answers the TLS handshake.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "https://localhost:{}/",
+            listener.local_addr().unwrap().port()
+        );
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().take(1).collect();
+            std::thread::sleep(Duration::from_secs(5));
+            drop(held);
+        });
+        let connector = Http1::new(
+            Some(Duration::from_millis(300)),
+            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
+        );
+        let started = std::time::Instant::now();
+        let error = get(&connector, &url).await.expect_err("no handshake");
+        assert!(error.is_timeout(), "{error:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
