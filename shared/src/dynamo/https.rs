@@ -5,7 +5,7 @@
 //! Why not the SDK's own `aws-smithy-http-client`: it always links hyper's HTTP/2 client and the
 //! `h2` crate, and switches on hyper-util's HTTP/2 support for every hyper client in the binary
 //! (the Lambda runtime's too); DynamoDB's endpoints speak HTTP/1.1 only. Without them every
-//! bootstrap is ~650 KB smaller (the api function 5,512,896 → 4,861,880 B), which is what keeps
+//! bootstrap is ~650 KB smaller (the api function 5,512,896 → 4,861,704 B), which is what keeps
 //! the api function under 5 MiB.
 //! What this client does as the SDK's does: a pool of keep-alive connections, plain `http` for
 //! DynamoDB Local, the SDK's connect timeout over the whole connect (TCP and TLS), failures classified the same way for the retry layer ([`classify`]) and
