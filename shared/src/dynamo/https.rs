@@ -315,7 +315,6 @@ mod tests {
     fn server(
         serve: impl Fn(&mut std::net::TcpStream) + Send + 'static,
     ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use std::io::{BufRead, BufReader};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -325,20 +324,8 @@ mod tests {
                 let mut stream = stream.unwrap();
                 count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 // Each request of the connection: its head (GETs: no body), then `serve`.
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    let mut head = 0;
-                    while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                        head += 1;
-                        if line == "\r\n" {
-                            break;
-                        }
-                        line.clear();
-                    }
-                    if head == 0 {
-                        break;
-                    }
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                while read_head(&mut reader) {
                     serve(&mut stream);
                 }
             }
@@ -346,11 +333,26 @@ mod tests {
         (url, accepted)
     }
 
+    /// Reads one request head (up to its empty line); false when the connection ended first.
+    fn read_head(reader: &mut impl std::io::BufRead) -> bool {
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if line == "\r\n" {
+                return true;
+            }
+            line.clear();
+        }
+        false
+    }
+
+    /// A connector with `connect_timeout` trusting `roots`.
+    fn connector_with(connect_timeout: Duration, roots: rustls::RootCertStore) -> Http1 {
+        Http1::new(Some(connect_timeout), &Arc::new(tls_config(roots)))
+    }
+
+    /// A connector as the functions make it: a 1 s connect timeout, the AWS roots alone.
     fn connector() -> Http1 {
-        Http1::new(
-            Some(Duration::from_secs(1)),
-            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
-        )
+        connector_with(Duration::from_secs(1), Roots::Aws { files: false }.store())
     }
 
     async fn get(connector: &Http1, url: &str) -> Result<HttpResponse, ConnectorError> {
@@ -428,7 +430,6 @@ mod tests {
     /// CA (returned, DER), answering every request as [`answer`] does.
     fn tls_server() -> (String, rustls_pki_types::CertificateDer<'static>) {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-        use std::io::{BufRead, BufReader};
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
@@ -460,12 +461,7 @@ mod tests {
                 let connection = rustls::ServerConnection::new(Arc::clone(&config)).unwrap();
                 let mut tls = rustls::StreamOwned::new(connection, stream.unwrap());
                 // One request a connection is enough here; a refused handshake ends it.
-                let mut line = String::new();
-                let mut reader = BufReader::new(&mut tls);
-                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                    line.clear();
-                }
-                if line == "\r\n" {
+                if read_head(&mut std::io::BufReader::new(&mut tls)) {
                     answer(&mut tls);
                 }
             }
@@ -486,9 +482,9 @@ mod tests {
             std::thread::sleep(Duration::from_secs(5));
             drop(held);
         });
-        let connector = Http1::new(
-            Some(Duration::from_millis(300)),
-            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
+        let connector = connector_with(
+            Duration::from_millis(300),
+            Roots::Aws { files: false }.store(),
         );
         let started = std::time::Instant::now();
         let error = get(&connector, &url).await.expect_err("no handshake");
@@ -505,18 +501,17 @@ mod tests {
         let (url, ca) = tls_server();
 
         // The AWS roots alone: the throwaway CA's certificate is refused, nothing is sent.
-        let aws_only = Http1::new(
-            Some(Duration::from_secs(1)),
-            &Arc::new(tls_config(Roots::Aws { files: false }.store())),
-        );
-        let error = get(&aws_only, &url).await.expect_err("an unknown issuer");
+        let error = get(&connector(), &url)
+            .await
+            .expect_err("an unknown issuer");
         assert!(format!("{error:?}").contains("UnknownIssuer"), "{error:?}");
 
         // The same roots and the CA (as SSL_CERT_FILE adds it): answered over TLS.
         let mut roots = Roots::Aws { files: false }.store();
         roots.add(ca).unwrap();
-        let trusting = Http1::new(Some(Duration::from_secs(1)), &Arc::new(tls_config(roots)));
-        let response = get(&trusting, &url).await.expect("answered");
+        let response = get(&connector_with(Duration::from_secs(1), roots), &url)
+            .await
+            .expect("answered");
         assert_eq!(response.status().as_u16(), 200);
         assert_eq!(response.headers().get("x-answer"), Some("yes"));
     }
